@@ -1,0 +1,60 @@
+//! The error type of the library.
+
+use rdkafka::error::KafkaError;
+
+/// A shorthand for results whose error is [`enum@Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an operation of the library failed.
+///
+/// Errors that concern one record name its topic, partition and offset, so the record can be found
+/// and replayed; the run that returns them has committed nothing past that record.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The settings are invalid, or do not match the cluster (e.g. a missing source topic).
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// A Kafka client call failed; `context` says what was being done.
+    #[error("Kafka error while {context}: {source}")]
+    Kafka {
+        /// What the library was doing, e.g. "committing offsets of group fraud".
+        context: String,
+        /// The client's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// Processing one input record failed.
+    #[error("record {topic}/{partition}@{offset} failed: {reason}")]
+    Record {
+        /// The record's source topic.
+        topic: String,
+        /// The record's source partition.
+        partition: i32,
+        /// The record's offset in that partition.
+        offset: i64,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The broker did not accept an output record (after the producer's own retries).
+    #[error("could not deliver a record to {topic}: {reason}")]
+    Delivery {
+        /// The topic the record was for.
+        topic: String,
+        /// The producer's error.
+        reason: String,
+    },
+    /// The run stopped because its thread panicked.
+    #[error("the processing thread panicked: {0}")]
+    Panicked(String),
+}
+
+impl Error {
+    /// A [`Error::Kafka`] with what was being done.
+    pub(crate) fn kafka(context: impl Into<String>, source: KafkaError) -> Self {
+        Error::Kafka {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! # streams-core
+//!
+//! Stateful stream processing on Apache Kafka, in the spirit of Kafka Streams: a typed DSL over a
+//! Processor API, state stores logged to changelog topics, a runtime on `rdkafka`, and an in-memory
+//! test driver. This crate is being built issue by issue; what exists today:
+//!
+//! - [`StreamsConfig`]: the typed settings of an application (application id, brokers, commit
+//!   interval) and the librdkafka settings passed through to its clients.
+//! - [`runtime::Pipe`]: the smallest running path, a source topic to a sink topic through a
+//!   byte-level transform, with at-least-once delivery. The full runtime (tasks, state, repartition
+//!   topics, exactly-once) replaces it.
+//! - `testing` (feature `testing`): helpers to test against a real Kafka broker, with a unique topic
+//!   per test.
+//!
+//! See `docs/` in the repository for guides, and `../shared/DESIGN.md` for where this is going.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(missing_debug_implementations)]
+
+mod config;
+mod error;
+pub mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::StreamsConfig;
+pub use error::{Error, Result};
