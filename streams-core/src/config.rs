@@ -50,6 +50,13 @@ impl StreamsConfig {
         }
     }
 
+    /// Settings for a [`TopologyTestDriver`](crate::testing::TopologyTestDriver) run: the
+    /// application id (which prefixes internal topic names) and a placeholder broker address,
+    /// which the driver never contacts.
+    pub fn for_tests(application_id: impl Into<String>) -> Self {
+        StreamsConfig::new(application_id, "test-driver.invalid:9092")
+    }
+
     /// How often processed input offsets are committed (after the outputs they produced have been
     /// acknowledged). A crash replays at most this much work. Default 30 s.
     pub fn with_commit_interval(mut self, interval: Duration) -> Self {

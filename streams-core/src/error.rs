@@ -44,12 +44,32 @@ pub enum Error {
         /// The producer's error.
         reason: String,
     },
+    /// A processor failed outside of any record (in `init` or a punctuation).
+    #[error("task {task} failed: {reason}")]
+    Task {
+        /// The task, as `<subtopology>_<partition>`.
+        task: String,
+        /// What went wrong, starting with the processor's name.
+        reason: String,
+    },
+    /// A processor's own error: return it from [`Processor`](crate::processor::Processor) methods
+    /// (see [`Error::processing`]); the task adds the record or punctuation it happened in.
+    #[error("{0}")]
+    Processing(String),
+    /// The topology is not valid: a name used twice, a missing parent, mismatched types.
+    #[error("invalid topology: {0}")]
+    Topology(String),
     /// The run stopped because its thread panicked.
     #[error("the processing thread panicked: {0}")]
     Panicked(String),
 }
 
 impl Error {
+    /// A processor's error with this reason.
+    pub fn processing(reason: impl Into<String>) -> Self {
+        Error::Processing(reason.into())
+    }
+
     /// A [`Error::Kafka`] with what was being done.
     pub(crate) fn kafka(context: impl Into<String>, source: KafkaError) -> Self {
         Error::Kafka {

@@ -18,10 +18,32 @@
 #![warn(missing_debug_implementations)]
 
 mod config;
+pub mod dsl;
 mod error;
+pub mod processor;
 pub mod runtime;
+pub mod serde;
+pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod topology;
 
 pub use config::StreamsConfig;
+
+/// The guides in `docs/`, compiled and run as doctests so their examples stay true.
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../docs/configuration.md")]
+    struct Configuration;
+    #[doc = include_str!("../../docs/dsl.md")]
+    struct Dsl;
+    #[doc = include_str!("../../docs/pipe.md")]
+    struct Pipe;
+    #[doc = include_str!("../../docs/processor-api.md")]
+    struct ProcessorApi;
+    #[doc = include_str!("../../docs/testing-topologies.md")]
+    struct TestingTopologies;
+    #[doc = include_str!("../../docs/testing-with-kafka.md")]
+    struct TestingWithKafka;
+}
 pub use error::{Error, Result};

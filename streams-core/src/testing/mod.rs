@@ -2,7 +2,10 @@
 //!
 //! - [`kafka`]: tests against a real broker: find it, give each test its own topics, produce and
 //!   read records, inspect committed offsets.
-//!
-//! The in-memory `TopologyTestDriver` will live here too.
+//! - [`TopologyTestDriver`]: runs a topology in memory, synchronously, with typed input and output
+//!   topics: unit tests of topologies in plain `cargo test`.
 
+mod driver;
 pub mod kafka;
+
+pub use driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};

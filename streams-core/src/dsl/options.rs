@@ -1,0 +1,78 @@
+//! Small option objects for the DSL's operators, Kafka Streams style: `op(..)` uses defaults,
+//! `op_with(.., Options)` takes these.
+
+use crate::serde::{DefaultSerde, SharedSerde};
+
+/// A name for the node an operator adds (instead of a generated one). Names are what
+/// `describe()` shows, and they keep internal topic and store names stable when the topology changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named(pub(crate) String);
+
+impl Named {
+    /// The name `name`.
+    pub fn as_(name: impl Into<String>) -> Self {
+        Named(name.into())
+    }
+}
+
+/// Defines an option object that carries a key serde, a value serde and a node name, with the
+/// same constructors: `with(key_serde, value_serde)`, `Default` (the types' default serdes) and
+/// `with_name`.
+macro_rules! serde_options {
+    ($(#[$doc:meta])* $name:ident, $with:literal, $named:literal) => {
+        $(#[$doc])*
+        pub struct $name<K, V> {
+            pub(crate) key_serde: SharedSerde<K>,
+            pub(crate) value_serde: SharedSerde<V>,
+            pub(crate) name: Option<String>,
+        }
+
+        impl<K, V> std::fmt::Debug for $name<K, V> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).field("name", &self.name).finish_non_exhaustive()
+            }
+        }
+
+        /// The default serdes of the key and value types.
+        impl<K: DefaultSerde, V: DefaultSerde> Default for $name<K, V> {
+            fn default() -> Self {
+                $name::with(K::default_serde(), V::default_serde())
+            }
+        }
+
+        impl<K, V> $name<K, V> {
+            #[doc = $with]
+            pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+                $name { key_serde, value_serde, name: None }
+            }
+
+            #[doc = $named]
+            pub fn with_name(mut self, name: impl Into<String>) -> Self {
+                self.name = Some(name.into());
+                self
+            }
+        }
+    };
+}
+
+serde_options!(
+    /// How a source topic is read: its serdes, and the source node's name.
+    Consumed,
+    "Reads with these serdes.",
+    "Names the source node."
+);
+
+serde_options!(
+    /// How records are written to a topic: their serdes, and the sink node's name.
+    Produced,
+    "Writes with these serdes.",
+    "Names the sink node."
+);
+
+serde_options!(
+    /// How a stream is repartitioned: the serdes of the repartition topic, and its name (the topic
+    /// is `<application.id>-<name>-repartition`).
+    Repartitioned,
+    "Repartitions with these serdes.",
+    "Names the repartition topic and its nodes."
+);

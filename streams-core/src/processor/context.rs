@@ -1,0 +1,144 @@
+//! [`ProcessorContext`]: a processor's view of its task.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use super::Data;
+use super::record::Record;
+use super::task::Task;
+use crate::error::Result;
+
+/// Which clock a punctuation follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PunctuationType {
+    /// The task's stream time: the largest timestamp of the records it has processed. Advances
+    /// only as records arrive.
+    StreamTime,
+    /// The wall clock of the machine (or of the test driver).
+    WallClockTime,
+}
+
+/// Names one scheduled punctuation, to tell several apart in [`Processor::punctuate`](super::Processor::punctuate)
+/// and to cancel it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PunctuatorId(pub(crate) u64);
+
+/// Identifies a task: one partition of one sub-topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
+    /// The sub-topology's number, as in [`Topology::describe`](crate::topology::Topology::describe).
+    pub subtopology: usize,
+    /// The partition of its source topics.
+    pub partition: i32,
+}
+
+impl fmt::Display for TaskId {
+    /// Kafka Streams' notation: `<subtopology>_<partition>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.subtopology, self.partition)
+    }
+}
+
+/// Where the record being processed was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The source topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+}
+
+/// A processor's handle on its task while it processes, punctuates or initialises: forwards
+/// records to the processor's children and tells the time.
+///
+/// `K` and `V` are the types this processor forwards.
+pub struct ProcessorContext<'a, K, V> {
+    pub(crate) task: &'a mut Task,
+    pub(crate) node: usize,
+    pub(crate) types: PhantomData<fn(K, V)>,
+}
+
+impl<K, V> fmt::Debug for ProcessorContext<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessorContext")
+            .field("task", &self.task.id)
+            .field("node", &self.task.node_name(self.node))
+            .finish()
+    }
+}
+
+impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
+    pub(crate) fn new(task: &'a mut Task, node: usize) -> Self {
+        ProcessorContext {
+            task,
+            node,
+            types: PhantomData,
+        }
+    }
+
+    /// Sends `record` to every child of this processor, depth first, in the order the children
+    /// were added. Returns once all have processed it; their first error is returned.
+    pub fn forward(&mut self, record: Record<K, V>) -> Result<()> {
+        self.task.forward(self.node, record)
+    }
+
+    /// Sends `record` to the child named `child` only.
+    ///
+    /// # Errors
+    /// [`Error::Processing`](crate::Error::Processing) when this processor has no child of that name.
+    pub fn forward_to(&mut self, child: &str, record: Record<K, V>) -> Result<()> {
+        self.task.forward_to(self.node, child, record)
+    }
+
+    /// The source topic, partition and offset of the record being processed; `None` during a
+    /// punctuation or `init`.
+    pub fn record_metadata(&self) -> Option<&RecordMetadata> {
+        self.task.record_metadata()
+    }
+
+    /// The task's stream time: the largest timestamp processed so far; `None` before the first
+    /// record. It never goes back.
+    pub fn stream_time(&self) -> Option<i64> {
+        self.task.stream_time()
+    }
+
+    /// The current wall-clock time in milliseconds since the epoch (the test driver's mock clock
+    /// under the driver).
+    pub fn wall_clock_time(&self) -> i64 {
+        self.task.wall_clock_time()
+    }
+
+    /// Schedules [`Processor::punctuate`](super::Processor::punctuate) of this processor every
+    /// `interval` of the given clock (see the module docs for the exact rules).
+    ///
+    /// # Panics
+    /// When `interval` is under one millisecond.
+    pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> PunctuatorId {
+        let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        assert!(interval >= 1, "a punctuation interval must be at least 1 ms");
+        self.task.schedule(self.node, interval, kind)
+    }
+
+    /// Cancels a punctuation; cancelling twice does nothing.
+    pub fn cancel(&mut self, id: PunctuatorId) {
+        self.task.cancel(id);
+    }
+
+    /// The application id.
+    pub fn application_id(&self) -> &str {
+        self.task.application_id()
+    }
+
+    /// The task this processor instance belongs to.
+    pub fn task_id(&self) -> TaskId {
+        self.task.id
+    }
+
+    /// This processor's node name in the topology.
+    pub fn node_name(&self) -> &str {
+        self.task.node_name(self.node)
+    }
+}

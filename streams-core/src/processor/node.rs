@@ -1,0 +1,81 @@
+//! Type-erased nodes: how a task holds processors of different types in one graph.
+//!
+//! A record travels between nodes as `&mut dyn Any` pointing at an `Option<Record<K, V>>` of the
+//! receiving node's input types; the receiver takes it out. Nothing is boxed per record. The
+//! topology checks at build time that every edge joins matching types, so the downcast cannot fail
+//! in a built topology.
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+use super::context::{ProcessorContext, PunctuatorId};
+use super::record::Record;
+use super::task::Task;
+use super::{Data, Processor};
+use crate::error::Result;
+
+/// A node instance of a task, its types erased.
+pub(crate) trait Node {
+    /// Initialises the node (schedules punctuations).
+    fn init(&mut self, task: &mut Task, me: usize) -> Result<()>;
+    /// Processes the record in `record`: an `Option<Record<K, V>>` of the node's input types,
+    /// or `Option<RawRecord>` for a source.
+    fn process(&mut self, record: &mut dyn Any, task: &mut Task, me: usize) -> Result<()>;
+    /// A punctuation of this node is due.
+    fn punctuate(&mut self, id: PunctuatorId, timestamp: i64, task: &mut Task, me: usize) -> Result<()>;
+    /// Closes the node.
+    fn close(&mut self) -> Result<()>;
+}
+
+/// Takes the record out of an erased slot.
+///
+/// # Panics
+/// When the slot holds another type: a topology whose edges join mismatched types, which
+/// [`Topology`](crate::topology::Topology) refuses to build.
+pub(crate) fn take_record<T: 'static>(slot: &mut dyn Any, node: &str) -> T {
+    slot.downcast_mut::<Option<T>>()
+        .and_then(Option::take)
+        .unwrap_or_else(|| panic!("node {node} received a record of another type (a topology type check failed)"))
+}
+
+/// A [`Processor`] as a [`Node`].
+pub(crate) struct ProcessorNode<P, KIn, VIn, KOut, VOut> {
+    processor: P,
+    types: PhantomData<fn(KIn, VIn, KOut, VOut)>,
+}
+
+impl<P, KIn, VIn, KOut, VOut> ProcessorNode<P, KIn, VIn, KOut, VOut> {
+    pub(crate) fn new(processor: P) -> Self {
+        ProcessorNode {
+            processor,
+            types: PhantomData,
+        }
+    }
+}
+
+impl<P, KIn, VIn, KOut, VOut> Node for ProcessorNode<P, KIn, VIn, KOut, VOut>
+where
+    P: Processor<KIn, VIn, KOut, VOut>,
+    KIn: Data,
+    VIn: Data,
+    KOut: Data,
+    VOut: Data,
+{
+    fn init(&mut self, task: &mut Task, me: usize) -> Result<()> {
+        self.processor.init(&mut ProcessorContext::new(task, me))
+    }
+
+    fn process(&mut self, record: &mut dyn Any, task: &mut Task, me: usize) -> Result<()> {
+        let record: Record<KIn, VIn> = take_record(record, task.node_name(me));
+        self.processor.process(record, &mut ProcessorContext::new(task, me))
+    }
+
+    fn punctuate(&mut self, id: PunctuatorId, timestamp: i64, task: &mut Task, me: usize) -> Result<()> {
+        self.processor
+            .punctuate(id, timestamp, &mut ProcessorContext::new(task, me))
+    }
+
+    fn close(&mut self) -> Result<()> {
+        self.processor.close()
+    }
+}

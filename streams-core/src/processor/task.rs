@@ -1,0 +1,284 @@
+//! [`Task`]: one partition of one sub-topology, instantiated: its processor nodes, stream time,
+//! punctuations and where its output goes. The test driver and the Kafka runtime both run records
+//! through this, so operator logic exists once.
+
+use std::any::Any;
+use std::collections::HashMap;
+
+use super::Data;
+use super::context::{PunctuationType, PunctuatorId, RecordMetadata, TaskId};
+use super::node::Node;
+use super::record::Record;
+use crate::error::{Error, Result};
+use crate::runtime::RawRecord;
+use crate::topology::{SubTopology, Topology};
+
+/// Where a task's sinks send serialized records: the producer under the runtime, in-memory topics
+/// under the test driver.
+pub(crate) trait RecordCollector {
+    /// Sends one record to `topic` (already resolved: internal topics carry the application id).
+    fn send(&mut self, topic: &str, record: RawRecord) -> Result<()>;
+}
+
+struct Punctuation {
+    id: PunctuatorId,
+    node: usize,
+    kind: PunctuationType,
+    interval: i64,
+    next: i64,
+    cancelled: bool,
+}
+
+/// A running instance of a sub-topology for one partition.
+pub(crate) struct Task {
+    pub(crate) id: TaskId,
+    application_id: String,
+    /// Node instances by local index; a node is taken out while it runs.
+    nodes: Vec<Option<Box<dyn Node>>>,
+    names: Vec<String>,
+    children: Vec<Vec<usize>>,
+    /// Resolved source topic → local index of its source node.
+    sources: HashMap<String, usize>,
+    collector: Box<dyn RecordCollector>,
+    record: Option<RecordMetadata>,
+    stream_time: Option<i64>,
+    wall_clock: i64,
+    punctuations: Vec<Punctuation>,
+    next_punctuator: u64,
+}
+
+impl Task {
+    /// Instantiates the nodes of `subtopology` for `partition`, and initialises them.
+    pub(crate) fn new(
+        topology: &Topology,
+        subtopology: &SubTopology,
+        partition: i32,
+        application_id: &str,
+        collector: Box<dyn RecordCollector>,
+        wall_clock: i64,
+    ) -> Result<Task> {
+        let local: HashMap<usize, usize> = subtopology.nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let mut task = Task {
+            id: TaskId {
+                subtopology: subtopology.id,
+                partition,
+            },
+            application_id: application_id.to_string(),
+            nodes: Vec::with_capacity(subtopology.nodes.len()),
+            names: Vec::with_capacity(subtopology.nodes.len()),
+            children: Vec::with_capacity(subtopology.nodes.len()),
+            sources: HashMap::new(),
+            collector,
+            record: None,
+            stream_time: None,
+            wall_clock,
+            punctuations: Vec::new(),
+            next_punctuator: 0,
+        };
+        for &global in &subtopology.nodes {
+            let definition = topology.node(global);
+            task.nodes.push(Some(definition.instantiate(application_id)));
+            task.names.push(definition.name.clone());
+            task.children
+                .push(definition.children.iter().map(|child| local[child]).collect());
+            for topic in definition.source_topics(application_id) {
+                task.sources.insert(topic, local[&global]);
+            }
+        }
+        for node in 0..task.nodes.len() {
+            task.with_node(node, |instance, task| instance.init(task, node))?;
+        }
+        Ok(task)
+    }
+
+    /// The topics this task reads, resolved.
+    pub(crate) fn source_topics(&self) -> impl Iterator<Item = &str> {
+        self.sources.keys().map(String::as_str)
+    }
+
+    /// Processes one input record read from `topic`, then fires due stream-time punctuations.
+    pub(crate) fn process(&mut self, topic: &str, partition: i32, offset: i64, record: RawRecord) -> Result<()> {
+        let source = *self
+            .sources
+            .get(topic)
+            .ok_or_else(|| Error::Config(format!("task {} does not read topic {topic}", self.id)))?;
+        self.record = Some(RecordMetadata {
+            topic: topic.to_string(),
+            partition,
+            offset,
+        });
+        let result = self.call(source, &mut Some(record));
+        self.record = None;
+        result?;
+        self.punctuate_stream_time()
+    }
+
+    /// Sets the wall clock and fires due wall-clock punctuations.
+    pub(crate) fn advance_wall_clock(&mut self, now: i64) -> Result<()> {
+        self.wall_clock = self.wall_clock.max(now);
+        self.punctuate(PunctuationType::WallClockTime, self.wall_clock)
+    }
+
+    /// Moves stream time forward to `time` (never back) as if a record with that timestamp had been
+    /// read, and fires due stream-time punctuations.
+    pub(crate) fn advance_stream_time(&mut self, time: i64) -> Result<()> {
+        self.observe_timestamp(time);
+        self.punctuate_stream_time()
+    }
+
+    /// Closes every node; the first error is returned after all were closed.
+    pub(crate) fn close(&mut self) -> Result<()> {
+        let mut first = Ok(());
+        for node in self.nodes.iter_mut().flatten() {
+            let result = node.close();
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    }
+
+    // --- for nodes and contexts ---------------------------------------------------------------
+
+    /// Stream time moves to `timestamp` if that is later.
+    pub(crate) fn observe_timestamp(&mut self, timestamp: i64) {
+        self.stream_time = Some(self.stream_time.map_or(timestamp, |time| time.max(timestamp)));
+    }
+
+    pub(crate) fn send(&mut self, topic: &str, record: RawRecord) -> Result<()> {
+        self.collector.send(topic, record)
+    }
+
+    pub(crate) fn forward<K: Data, V: Data>(&mut self, from: usize, record: Record<K, V>) -> Result<()> {
+        let count = self.children[from].len();
+        let mut record = Some(record);
+        for i in 0..count {
+            let child = self.children[from][i];
+            let mut slot = if i + 1 == count { record.take() } else { record.clone() };
+            self.call(child, &mut slot)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn forward_to<K: Data, V: Data>(
+        &mut self,
+        from: usize,
+        child: &str,
+        record: Record<K, V>,
+    ) -> Result<()> {
+        let target = self.children[from]
+            .iter()
+            .copied()
+            .find(|&c| self.names[c] == child)
+            .ok_or_else(|| Error::Processing(format!("{} has no child named {child}", self.names[from])))?;
+        self.call(target, &mut Some(record))
+    }
+
+    pub(crate) fn record_metadata(&self) -> Option<&RecordMetadata> {
+        self.record.as_ref()
+    }
+
+    pub(crate) fn stream_time(&self) -> Option<i64> {
+        self.stream_time
+    }
+
+    pub(crate) fn wall_clock_time(&self) -> i64 {
+        self.wall_clock
+    }
+
+    pub(crate) fn application_id(&self) -> &str {
+        &self.application_id
+    }
+
+    pub(crate) fn node_name(&self, node: usize) -> &str {
+        &self.names[node]
+    }
+
+    pub(crate) fn schedule(&mut self, node: usize, interval: i64, kind: PunctuationType) -> PunctuatorId {
+        let id = PunctuatorId(self.next_punctuator);
+        self.next_punctuator += 1;
+        let next = match kind {
+            // Aligned to 0: the first punctuation comes with the first record.
+            PunctuationType::StreamTime => 0,
+            PunctuationType::WallClockTime => self.wall_clock.saturating_add(interval),
+        };
+        self.punctuations.push(Punctuation {
+            id,
+            node,
+            kind,
+            interval,
+            next,
+            cancelled: false,
+        });
+        id
+    }
+
+    pub(crate) fn cancel(&mut self, id: PunctuatorId) {
+        for punctuation in self.punctuations.iter_mut().filter(|p| p.id == id) {
+            punctuation.cancelled = true;
+        }
+    }
+
+    // --- internals ----------------------------------------------------------------------------
+
+    /// Runs a node with the task at hand; the node is out of the graph meanwhile (topologies are
+    /// acyclic, so it is never re-entered).
+    fn with_node<T>(&mut self, node: usize, f: impl FnOnce(&mut dyn Node, &mut Task) -> Result<T>) -> Result<T> {
+        let mut instance = self.nodes[node]
+            .take()
+            .expect("a node is never re-entered: topologies are acyclic");
+        let result = f(instance.as_mut(), self);
+        self.nodes[node] = Some(instance);
+        result.map_err(|error| self.locate(node, error))
+    }
+
+    fn call(&mut self, node: usize, slot: &mut dyn Any) -> Result<()> {
+        self.with_node(node, |instance, task| instance.process(slot, task, node))
+    }
+
+    /// Names the record (or the punctuation) an error happened in, once, at the innermost node.
+    fn locate(&self, node: usize, error: Error) -> Error {
+        if matches!(error, Error::Record { .. } | Error::Task { .. }) {
+            return error;
+        }
+        let reason = format!("in {}: {error}", self.names[node]);
+        match &self.record {
+            Some(record) => Error::Record {
+                topic: record.topic.clone(),
+                partition: record.partition,
+                offset: record.offset,
+                reason,
+            },
+            None => Error::Task {
+                task: self.id.to_string(),
+                reason,
+            },
+        }
+    }
+
+    fn punctuate_stream_time(&mut self) -> Result<()> {
+        match self.stream_time {
+            Some(now) => self.punctuate(PunctuationType::StreamTime, now),
+            None => Ok(()),
+        }
+    }
+
+    /// Fires every due punctuation of `kind` once, earliest first, and schedules its next time
+    /// (skipping missed intervals, as Kafka Streams does).
+    fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<()> {
+        loop {
+            let due = self
+                .punctuations
+                .iter_mut()
+                .filter(|p| p.kind == kind && !p.cancelled && p.next <= now)
+                .min_by_key(|p| (p.next, p.id));
+            let Some(punctuation) = due else { break };
+            let missed = (now - punctuation.next) / punctuation.interval;
+            punctuation.next += (missed + 1) * punctuation.interval;
+            let (node, id) = (punctuation.node, punctuation.id);
+            self.with_node(node, |instance, task| instance.punctuate(id, now, task, node))?;
+        }
+        self.punctuations.retain(|p| !p.cancelled);
+        Ok(())
+    }
+}

@@ -1,0 +1,449 @@
+//! The logical graph: source, processor and sink nodes, split into sub-topologies.
+//!
+//! A [`Topology`] is plain data plus factories: it describes what to run and creates fresh
+//! processor instances for each task. The DSL ([`StreamsBuilder`](crate::dsl::StreamsBuilder))
+//! builds one; the methods here build one by hand, as Kafka Streams' `Topology` does.
+//!
+//! Nodes connected by edges form a **sub-topology**; sub-topologies meet only through topics
+//! (repartition topics, or a topic one writes and another reads). Each sub-topology runs as one
+//! task per partition of its source topics. Sub-topologies are numbered in the order of their first
+//! node.
+//!
+//! Internal topics (repartition topics) are named in the topology without the application id, and
+//! resolved to `<application.id>-<name>` when tasks are created, as in Kafka Streams.
+//!
+//! ```
+//! use streams_core::topology::Topology;
+//! use streams_core::processor::{Processor, ProcessorContext, Record};
+//!
+//! struct Upper;
+//! impl Processor<String, String> for Upper {
+//!     fn process(&mut self, r: Record<String, String>, ctx: &mut ProcessorContext<'_, String, String>) -> streams_core::Result<()> {
+//!         let value = r.value.to_uppercase();
+//!         ctx.forward(r.with_value(value))
+//!     }
+//! }
+//!
+//! let mut topology = Topology::new();
+//! topology
+//!     .add_source::<String, String>("words", &["words"])?
+//!     .add_processor("upper", || Upper, &["words"])?
+//!     .add_sink::<String, String>("loud", "loud-words", &["upper"])?;
+//! assert!(topology.describe().to_string().contains("Processor: upper (stores: [])"));
+//! # Ok::<(), streams_core::Error>(())
+//! ```
+
+mod describe;
+
+use std::any::{TypeId, type_name};
+use std::fmt;
+use std::sync::Arc;
+
+pub use describe::TopologyDescription;
+
+use crate::error::{Error, Result};
+use crate::processor::node::{Node, ProcessorNode};
+use crate::processor::ops::sink::{SinkNode, SinkTopic};
+use crate::processor::ops::source::SourceNode;
+use crate::processor::{Data, Processor};
+use crate::serde::{DefaultSerde, SharedSerde};
+
+/// Creates a node instance for a task, given the application id.
+pub(crate) type NodeFactory = Arc<dyn Fn(&str) -> Box<dyn Node> + Send + Sync>;
+
+/// The key and value types on one side of a node, to check edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Types {
+    key: TypeId,
+    value: TypeId,
+    key_name: &'static str,
+    value_name: &'static str,
+}
+
+impl Types {
+    pub(crate) fn of<K: 'static, V: 'static>() -> Types {
+        Types {
+            key: TypeId::of::<K>(),
+            value: TypeId::of::<V>(),
+            key_name: type_name::<K>(),
+            value_name: type_name::<V>(),
+        }
+    }
+}
+
+impl fmt::Display for Types {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}, {}>", self.key_name, self.value_name)
+    }
+}
+
+/// A topic as a node names it: internal topics get the application id as a prefix when resolved.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TopicName {
+    pub(crate) name: String,
+    pub(crate) internal: bool,
+}
+
+impl TopicName {
+    pub(crate) fn user(name: impl Into<String>) -> Self {
+        TopicName {
+            name: name.into(),
+            internal: false,
+        }
+    }
+
+    pub(crate) fn internal(name: impl Into<String>) -> Self {
+        TopicName {
+            name: name.into(),
+            internal: true,
+        }
+    }
+
+    /// The topic's name on the cluster.
+    pub(crate) fn resolve(&self, application_id: &str) -> String {
+        if self.internal {
+            format!("{application_id}-{}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// What a node is.
+#[derive(Debug, Clone)]
+pub(crate) enum NodeKind {
+    Source {
+        topics: Vec<TopicName>,
+    },
+    Processor,
+    /// `topic` is `None` when a function chooses the topic per record.
+    Sink {
+        topic: Option<TopicName>,
+    },
+}
+
+/// One node of the graph.
+pub(crate) struct NodeDef {
+    pub(crate) name: String,
+    pub(crate) kind: NodeKind,
+    pub(crate) parents: Vec<usize>,
+    pub(crate) children: Vec<usize>,
+    pub(crate) stores: Vec<String>,
+    factory: NodeFactory,
+    /// The types it forwards (`None` for a sink), to check its children's.
+    output: Option<Types>,
+}
+
+impl NodeDef {
+    pub(crate) fn instantiate(&self, application_id: &str) -> Box<dyn Node> {
+        (self.factory)(application_id)
+    }
+
+    /// The resolved topics a source node reads; none for other nodes.
+    pub(crate) fn source_topics(&self, application_id: &str) -> Vec<String> {
+        match &self.kind {
+            NodeKind::Source { topics } => topics.iter().map(|t| t.resolve(application_id)).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A connected part of the graph; runs as one task per partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SubTopology {
+    pub(crate) id: usize,
+    /// Global node indices, ascending.
+    pub(crate) nodes: Vec<usize>,
+}
+
+/// A processing graph: see the module docs.
+#[derive(Default)]
+pub struct Topology {
+    nodes: Vec<NodeDef>,
+}
+
+impl fmt::Debug for Topology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.describe())
+    }
+}
+
+impl Topology {
+    /// An empty topology.
+    pub fn new() -> Self {
+        Topology::default()
+    }
+
+    /// Adds a source node named `name` reading `topics`, with the default serdes of `K` and `V`.
+    pub fn add_source<K, V>(&mut self, name: &str, topics: &[&str]) -> Result<&mut Self>
+    where
+        K: DefaultSerde + Data,
+        V: DefaultSerde + Data,
+    {
+        self.add_source_with(name, topics, K::default_serde(), V::default_serde())
+    }
+
+    /// Adds a source node with the given serdes.
+    pub fn add_source_with<K: Data, V: Data>(
+        &mut self,
+        name: &str,
+        topics: &[&str],
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Result<&mut Self> {
+        let topics = topics.iter().map(|t| TopicName::user(*t)).collect();
+        self.add_source_node(name, topics, key_serde, value_serde)?;
+        Ok(self)
+    }
+
+    /// Adds a processor node named `name`, fed by the nodes named in `parents`. `supplier`
+    /// creates one processor instance per task.
+    pub fn add_processor<KIn, VIn, KOut, VOut, P>(
+        &mut self,
+        name: &str,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        parents: &[&str],
+    ) -> Result<&mut Self>
+    where
+        P: Processor<KIn, VIn, KOut, VOut>,
+        KIn: Data,
+        VIn: Data,
+        KOut: Data,
+        VOut: Data,
+    {
+        let parents = self.indices(parents)?;
+        self.add_processor_node(name, &parents, Vec::new(), supplier)?;
+        Ok(self)
+    }
+
+    /// Adds a sink node writing to `topic` with the default serdes of `K` and `V`.
+    pub fn add_sink<K, V>(&mut self, name: &str, topic: &str, parents: &[&str]) -> Result<&mut Self>
+    where
+        K: DefaultSerde + Data,
+        V: DefaultSerde + Data,
+    {
+        self.add_sink_with(name, topic, parents, K::default_serde(), V::default_serde())
+    }
+
+    /// Adds a sink node with the given serdes.
+    pub fn add_sink_with<K: Data, V: Data>(
+        &mut self,
+        name: &str,
+        topic: &str,
+        parents: &[&str],
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Result<&mut Self> {
+        let parents = self.indices(parents)?;
+        self.add_sink_node(
+            name,
+            &parents,
+            SinkTopic::Fixed(TopicName::user(topic)),
+            key_serde,
+            value_serde,
+        )?;
+        Ok(self)
+    }
+
+    /// The topology as text, in Kafka Streams' `describe()` format, and as a Mermaid diagram.
+    pub fn describe(&self) -> TopologyDescription {
+        TopologyDescription::of(self)
+    }
+
+    // --- for the DSL and tasks ----------------------------------------------------------------
+
+    pub(crate) fn node(&self, index: usize) -> &NodeDef {
+        &self.nodes[index]
+    }
+
+    pub(crate) fn nodes(&self) -> &[NodeDef] {
+        &self.nodes
+    }
+
+    pub(crate) fn add_source_node<K: Data, V: Data>(
+        &mut self,
+        name: &str,
+        topics: Vec<TopicName>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Result<usize> {
+        if topics.is_empty() {
+            return Err(Error::Topology(format!("source {name} reads no topic")));
+        }
+        for topic in &topics {
+            if let Some(other) = self.nodes.iter().find(|n| match &n.kind {
+                NodeKind::Source { topics } => topics.contains(topic),
+                _ => false,
+            }) {
+                return Err(Error::Topology(format!(
+                    "topic {} is read by source {} already; a topic has one source node (merge streams instead)",
+                    topic.name, other.name
+                )));
+            }
+        }
+        let factory: NodeFactory = Arc::new(move |_: &str| -> Box<dyn Node> {
+            Box::new(SourceNode::new(key_serde.clone(), value_serde.clone()))
+        });
+        self.push(
+            name,
+            NodeKind::Source { topics },
+            &[],
+            Vec::new(),
+            factory,
+            None,
+            Some(Types::of::<K, V>()),
+        )
+    }
+
+    pub(crate) fn add_processor_node<KIn, VIn, KOut, VOut, P>(
+        &mut self,
+        name: &str,
+        parents: &[usize],
+        stores: Vec<String>,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+    ) -> Result<usize>
+    where
+        P: Processor<KIn, VIn, KOut, VOut>,
+        KIn: Data,
+        VIn: Data,
+        KOut: Data,
+        VOut: Data,
+    {
+        let factory: NodeFactory = Arc::new(move |_: &str| -> Box<dyn Node> {
+            Box::new(ProcessorNode::<P, KIn, VIn, KOut, VOut>::new(supplier()))
+        });
+        self.push(
+            name,
+            NodeKind::Processor,
+            parents,
+            stores,
+            factory,
+            Some(Types::of::<KIn, VIn>()),
+            Some(Types::of::<KOut, VOut>()),
+        )
+    }
+
+    pub(crate) fn add_sink_node<K: Data, V: Data>(
+        &mut self,
+        name: &str,
+        parents: &[usize],
+        topic: SinkTopic<K, V>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Result<usize> {
+        let described = match &topic {
+            SinkTopic::Fixed(topic) => Some(topic.clone()),
+            SinkTopic::PerRecord(_) => None,
+        };
+        let factory: NodeFactory = Arc::new(move |application_id: &str| -> Box<dyn Node> {
+            Box::new(SinkNode::new(
+                topic.resolve(application_id),
+                key_serde.clone(),
+                value_serde.clone(),
+            ))
+        });
+        self.push(
+            name,
+            NodeKind::Sink { topic: described },
+            parents,
+            Vec::new(),
+            factory,
+            Some(Types::of::<K, V>()),
+            None,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        name: &str,
+        kind: NodeKind,
+        parents: &[usize],
+        stores: Vec<String>,
+        factory: NodeFactory,
+        input: Option<Types>,
+        output: Option<Types>,
+    ) -> Result<usize> {
+        if name.is_empty() {
+            return Err(Error::Topology("a node name is empty".into()));
+        }
+        if self.nodes.iter().any(|n| n.name == name) {
+            return Err(Error::Topology(format!("the node name {name} is used twice")));
+        }
+        if !matches!(kind, NodeKind::Source { .. }) && parents.is_empty() {
+            return Err(Error::Topology(format!("{name} has no parent")));
+        }
+        for &parent in parents {
+            let parent = &self.nodes[parent];
+            match parent.output {
+                None => return Err(Error::Topology(format!("{name} cannot follow sink {}", parent.name))),
+                Some(types) if Some(types) != input => {
+                    return Err(Error::Topology(format!(
+                        "{name} takes records of {} but its parent {} forwards {types}",
+                        input.map_or_else(|| "none".to_string(), |t| t.to_string()),
+                        parent.name
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        let index = self.nodes.len();
+        for &parent in parents {
+            self.nodes[parent].children.push(index);
+        }
+        self.nodes.push(NodeDef {
+            name: name.to_string(),
+            kind,
+            parents: parents.to_vec(),
+            children: Vec::new(),
+            stores,
+            factory,
+            output,
+        });
+        Ok(index)
+    }
+
+    fn indices(&self, names: &[&str]) -> Result<Vec<usize>> {
+        names
+            .iter()
+            .map(|name| {
+                self.nodes
+                    .iter()
+                    .position(|n| n.name == *name)
+                    .ok_or_else(|| Error::Topology(format!("no node named {name}")))
+            })
+            .collect()
+    }
+
+    /// The connected parts of the graph, numbered in the order of their first node.
+    pub(crate) fn sub_topologies(&self) -> Vec<SubTopology> {
+        // Union-find over edges (and, later, shared state stores).
+        let mut root: Vec<usize> = (0..self.nodes.len()).collect();
+        fn find(root: &mut [usize], mut n: usize) -> usize {
+            while root[n] != n {
+                root[n] = root[root[n]];
+                n = root[n];
+            }
+            n
+        }
+        for (index, node) in self.nodes.iter().enumerate() {
+            for &parent in &node.parents {
+                let (a, b) = (find(&mut root, index), find(&mut root, parent));
+                root[a.max(b)] = a.min(b);
+            }
+        }
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for index in 0..self.nodes.len() {
+            let group = find(&mut root, index);
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((group, vec![index])),
+            }
+        }
+        groups
+            .into_iter()
+            .enumerate()
+            .map(|(id, (_, nodes))| SubTopology { id, nodes })
+            .collect()
+    }
+}
