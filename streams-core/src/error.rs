@@ -59,6 +59,9 @@ pub enum Error {
     /// The topology is not valid: a name used twice, a missing parent, mismatched types.
     #[error("invalid topology: {0}")]
     Topology(String),
+    /// A state store failed.
+    #[error(transparent)]
+    Store(#[from] crate::state::StoreError),
     /// The run stopped because its thread panicked.
     #[error("the processing thread panicked: {0}")]
     Panicked(String),

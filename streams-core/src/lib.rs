@@ -1,18 +1,36 @@
 //! # streams-core
 //!
 //! Stateful stream processing on Apache Kafka, in the spirit of Kafka Streams: a typed DSL over a
-//! Processor API, state stores logged to changelog topics, a runtime on `rdkafka`, and an in-memory
-//! test driver. This crate is being built issue by issue; what exists today:
+//! Processor API, state stores, windows with grace and suppression, a runtime on `rdkafka`, and an
+//! in-memory test driver that runs the same processors.
 //!
-//! - [`StreamsConfig`]: the typed settings of an application (application id, brokers, commit
-//!   interval) and the librdkafka settings passed through to its clients.
-//! - [`runtime::Pipe`]: the smallest running path, a source topic to a sink topic through a
-//!   byte-level transform, with at-least-once delivery. The full runtime (tasks, state, repartition
-//!   topics, exactly-once) replaces it.
-//! - `testing` (feature `testing`): helpers to test against a real Kafka broker, with a unique topic
-//!   per test.
+//! ```
+//! use streams_core::StreamsConfig;
+//! use streams_core::dsl::StreamsBuilder;
+//! use streams_core::testing::TopologyTestDriver;
 //!
-//! See `docs/` in the repository for guides, and `../shared/DESIGN.md` for where this is going.
+//! let builder = StreamsBuilder::new();
+//! builder.stream::<String, String>("words").group_by(|_, w| w.to_lowercase()).count().to_stream().to("counts");
+//! let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::for_tests("word-count"))?;
+//! driver.input_topic::<String, String>("words").pipe_input("k".into(), "Kafka".into());
+//! assert_eq!(driver.output_topic::<String, Option<i64>>("counts").read_key_value(), ("kafka".into(), Some(1)));
+//! # Ok::<(), streams_core::Error>(())
+//! ```
+//!
+//! - [`dsl`]: `StreamsBuilder`, `KStream`, `KGroupedStream`, windowed streams, `KTable`, and the
+//!   option objects (`Consumed`, `Produced`, `Grouped`, `Materialized`, `Named`).
+//! - [`processor`]: the Processor API every operator is built on (records, contexts, punctuation,
+//!   store handles).
+//! - [`topology`]: the graph, sub-topologies, internal topic names, `describe()`.
+//! - [`time`]: windows, grace, suppression.
+//! - [`state`]: store traits, in-memory stores, the encodings persistent stores will share.
+//! - [`serde`]: Kafka-compatible serdes chosen from the types.
+//! - [`runtime`]: running on Kafka; today the at-least-once [`runtime::Pipe`], which the full
+//!   runtime (tasks, repartition topics, state on Kafka, exactly-once) replaces.
+//! - `testing` (feature `testing`): the `TopologyTestDriver`, and helpers for tests against a real
+//!   broker.
+//!
+//! Guides: `docs/` in the repository.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -26,6 +44,7 @@ pub mod serde;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod time;
 pub mod topology;
 
 pub use config::StreamsConfig;
@@ -45,5 +64,7 @@ mod guides {
     struct TestingTopologies;
     #[doc = include_str!("../../docs/testing-with-kafka.md")]
     struct TestingWithKafka;
+    #[doc = include_str!("../../docs/windows-and-time.md")]
+    struct WindowsAndTime;
 }
 pub use error::{Error, Result};

@@ -347,3 +347,68 @@ Topologies:
         "{mermaid}"
     );
 }
+
+/// Counts per key in a store of its own.
+#[derive(Default)]
+struct CountInStore {
+    counts: Option<streams_core::processor::KeyValueStoreHandle<String, i64>>,
+}
+
+impl Processor<String, i64, String, i64> for CountInStore {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, i64>) -> Result<()> {
+        self.counts = Some(ctx.key_value_store_handle("counts")?);
+        Ok(())
+    }
+
+    fn process(&mut self, record: Record<String, i64>, ctx: &mut ProcessorContext<'_, String, i64>) -> Result<()> {
+        let handle = self.counts.as_ref().unwrap();
+        let mut store = ctx.key_value_store(handle);
+        let count = store.get(&record.key)?.unwrap_or(0) + 1;
+        store.put(&record.key, &count)?;
+        ctx.forward(record.with_value(count))
+    }
+}
+
+#[test]
+fn a_user_processor_keeps_state_in_a_store_it_is_connected_to() {
+    let builder = StreamsBuilder::new();
+    builder
+        .add_state_store(streams_core::state::StoreBuilder::key_value("counts"))
+        .stream::<String, i64>("in")
+        .process_with_stores(CountInStore::default, Named::as_("count"), &["counts"])
+        .to("out");
+    let topology = builder.build().unwrap();
+    assert!(
+        topology
+            .describe()
+            .to_string()
+            .contains("Processor: count (stores: [counts])")
+    );
+    let driver = TopologyTestDriver::new(topology, StreamsConfig::for_tests("stores")).unwrap();
+    driver
+        .input_topic::<String, i64>("in")
+        .pipe_key_value_list([(s("a"), 0), (s("b"), 0), (s("a"), 0)]);
+    assert_eq!(
+        driver.output_topic::<String, i64>("out").read_values_to_list(),
+        vec![1, 1, 2]
+    );
+    assert_eq!(
+        driver.key_value_store::<String, i64>("counts").all(),
+        vec![(s("a"), 2), (s("b"), 1)]
+    );
+
+    // A processor may only open stores it is connected to.
+    let builder = StreamsBuilder::new();
+    builder
+        .add_state_store(streams_core::state::StoreBuilder::key_value("counts"))
+        .stream::<String, i64>("in")
+        .process(CountInStore::default)
+        .to("out");
+    let error = TopologyTestDriver::new(builder.build().unwrap(), StreamsConfig::for_tests("stores"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("uses store counts, which is not connected to it"),
+        "{error}"
+    );
+}

@@ -6,8 +6,10 @@ use std::rc::Rc;
 use super::kstream::KStream;
 use super::options::Consumed;
 use crate::error::{Error, Result};
-use crate::processor::Data;
-use crate::serde::DefaultSerde;
+use crate::processor::ops::sink::SinkTopic;
+use crate::processor::{Data, Processor};
+use crate::serde::{DefaultSerde, SharedSerde};
+use crate::state::StoreBuilder;
 use crate::topology::{TopicName, Topology};
 
 /// The topology being built, shared by the builder and every stream made from it.
@@ -32,6 +34,58 @@ impl Building {
     /// Keeps the first error for `build`.
     pub(crate) fn fail(&mut self, error: Error) {
         self.error.get_or_insert(error);
+    }
+
+    /// `Some(node)` as is; on an error, keeps it and gives `None`.
+    pub(crate) fn keep(&mut self, added: Result<usize>) -> Option<usize> {
+        added.map_err(|error| self.fail(error)).ok()
+    }
+
+    /// Adds a repartition topic `<base>-repartition` after `parent`: a sink writing to it and a
+    /// source reading it back (`<base>-repartition-sink` / `-source`). Returns the source.
+    pub(crate) fn add_repartition<K: Data, V: Data>(
+        &mut self,
+        base: &str,
+        parent: usize,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Option<usize> {
+        let topic = TopicName::internal(format!("{base}-repartition"));
+        let sink = self.topology.add_sink_node(
+            &format!("{base}-repartition-sink"),
+            &[parent],
+            SinkTopic::Fixed(topic.clone()),
+            key_serde.clone(),
+            value_serde.clone(),
+        );
+        self.keep(sink)?;
+        let source = self.topology.add_source_node(
+            &format!("{base}-repartition-source"),
+            vec![topic],
+            key_serde,
+            value_serde,
+        );
+        self.keep(source)
+    }
+
+    /// Declares `store` and adds a processor after `parent` that uses it.
+    pub(crate) fn add_stateful<KIn: Data, VIn: Data, KOut: Data, VOut: Data, P: Processor<KIn, VIn, KOut, VOut>>(
+        &mut self,
+        name: &str,
+        parent: Option<usize>,
+        store: StoreBuilder,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+    ) -> Option<usize> {
+        let parent = parent?;
+        let store_name = store.name().to_string();
+        if let Err(error) = self.topology.add_store(store) {
+            self.fail(error);
+            return None;
+        }
+        let node = self
+            .topology
+            .add_processor_node(name, &[parent], vec![store_name], supplier);
+        self.keep(node)
     }
 }
 
@@ -101,6 +155,21 @@ impl StreamsBuilder {
             }
         };
         KStream::new(self.building.clone(), node, false)
+    }
+
+    /// Declares a state store for processors added with
+    /// [`KStream::process_with_stores`](super::KStream::process_with_stores).
+    pub fn add_state_store(&self, store: StoreBuilder) -> &Self {
+        let mut building = self.building.borrow_mut();
+        if let Err(error) = building.topology.add_store(store) {
+            building.fail(error);
+        }
+        drop(building);
+        self
+    }
+
+    pub(crate) fn shared(&self) -> Shared {
+        self.building.clone()
     }
 
     /// The topology built so far, or the first error an operator met.

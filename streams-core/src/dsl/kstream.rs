@@ -332,7 +332,25 @@ impl<K: Data, V: Data> KStream<K, V> {
         supplier: impl Fn() -> P + Send + Sync + 'static,
         named: impl Into<Option<Named>>,
     ) -> KStream<K2, V2> {
-        self.then("KSTREAM-PROCESSOR-", named.into(), true, supplier)
+        self.process_with_stores(supplier, named, &[])
+    }
+
+    /// [`process`](Self::process) with access to state stores added with
+    /// [`StreamsBuilder::add_state_store`](super::StreamsBuilder::add_state_store).
+    pub fn process_with_stores<K2: Data, V2: Data, P: Processor<K, V, K2, V2>>(
+        &self,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        named: impl Into<Option<Named>>,
+        stores: &[&str],
+    ) -> KStream<K2, V2> {
+        let node = self.add("KSTREAM-PROCESSOR-", named.into(), |topology, name, parent| {
+            let node = topology.add_processor_node(name, &[parent], Vec::new(), supplier)?;
+            for store in stores {
+                topology.connect_store(node, store)?;
+            }
+            Ok(node)
+        });
+        KStream::new(self.building.clone(), node, true)
     }
 
     /// Writes the stream to `topic` with the default serdes of `K` and `V`; ends the stream.
@@ -383,36 +401,12 @@ impl<K: Data, V: Data> KStream<K, V> {
 
     /// [`repartition`](Self::repartition) with serdes and a name.
     pub fn repartition_with(&self, repartitioned: Repartitioned<K, V>) -> KStream<K, V> {
-        let base = self
-            .building
-            .borrow_mut()
-            .name("KSTREAM-REPARTITION-", repartitioned.name);
-        let topic = TopicName::internal(format!("{base}-repartition"));
-        let sink_name = Named(format!("{base}-repartition-sink"));
-        let (key_serde, value_serde) = (repartitioned.key_serde, repartitioned.value_serde);
-        let sink = self.add("", Some(sink_name), |topology, name, parent| {
-            topology.add_sink_node(
-                name,
-                &[parent],
-                SinkTopic::Fixed(topic.clone()),
-                key_serde.clone(),
-                value_serde.clone(),
-            )
+        let mut building = self.building.borrow_mut();
+        let base = building.name("KSTREAM-REPARTITION-", repartitioned.name);
+        let source = self.node.and_then(|parent| {
+            building.add_repartition(&base, parent, repartitioned.key_serde, repartitioned.value_serde)
         });
-        let source = sink.and_then(|_| {
-            let mut building = self.building.borrow_mut();
-            let name = format!("{base}-repartition-source");
-            match building
-                .topology
-                .add_source_node(&name, vec![topic], key_serde, value_serde)
-            {
-                Ok(node) => Some(node),
-                Err(error) => {
-                    building.fail(error);
-                    None
-                }
-            }
-        });
+        drop(building);
         KStream::new(self.building.clone(), source, false)
     }
 }

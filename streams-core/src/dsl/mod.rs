@@ -25,10 +25,18 @@
 
 mod branched;
 mod builder;
+mod grouped;
 mod kstream;
+mod ktable;
+mod materialized;
 mod options;
+mod windowed;
 
 pub use branched::{Branched, BranchedKStream};
 pub use builder::StreamsBuilder;
+pub use grouped::{Grouped, KGroupedStream};
 pub use kstream::KStream;
+pub use ktable::{KGroupedTable, KTable};
+pub use materialized::Materialized;
 pub use options::{Consumed, Named, Produced, Repartitioned};
+pub use windowed::{SessionWindowedKStream, TimeWindowedKStream, Windowing};

@@ -53,14 +53,19 @@
 //! }
 //! ```
 
+mod change;
 mod context;
 pub(crate) mod node;
 pub(crate) mod ops;
 mod record;
+mod stores;
 pub(crate) mod task;
 
+pub use change::Change;
+pub(crate) use change::ChangeSerde;
 pub use context::{ProcessorContext, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
 pub use record::{Headers, Record};
+pub use stores::{KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 
 use crate::error::Result;
 

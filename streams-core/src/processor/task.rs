@@ -11,6 +11,7 @@ use super::node::Node;
 use super::record::Record;
 use crate::error::{Error, Result};
 use crate::runtime::RawRecord;
+use crate::state::{StoreBuilder, StoreInstance};
 use crate::topology::{SubTopology, Topology};
 
 /// Where a task's sinks send serialized records: the producer under the runtime, in-memory topics
@@ -39,6 +40,12 @@ pub(crate) struct Task {
     children: Vec<Vec<usize>>,
     /// Resolved source topic → local index of its source node.
     sources: HashMap<String, usize>,
+    /// The stores of this task's nodes, and their declarations.
+    stores: Vec<StoreInstance>,
+    store_specs: Vec<StoreBuilder>,
+    /// Per local node, the indices of the stores it may use.
+    node_stores: Vec<Vec<usize>>,
+    dropped_records: u64,
     collector: Box<dyn RecordCollector>,
     record: Option<RecordMetadata>,
     stream_time: Option<i64>,
@@ -68,6 +75,10 @@ impl Task {
             names: Vec::with_capacity(subtopology.nodes.len()),
             children: Vec::with_capacity(subtopology.nodes.len()),
             sources: HashMap::new(),
+            stores: Vec::new(),
+            store_specs: Vec::new(),
+            node_stores: Vec::new(),
+            dropped_records: 0,
             collector,
             record: None,
             stream_time: None,
@@ -84,6 +95,20 @@ impl Task {
             for topic in definition.source_topics(application_id) {
                 task.sources.insert(topic, local[&global]);
             }
+            let mut stores = Vec::new();
+            for name in &definition.stores {
+                let index = match task.store_specs.iter().position(|s| s.name() == name) {
+                    Some(index) => index,
+                    None => {
+                        let spec = topology.store(name).expect("connected stores are declared").clone();
+                        task.stores.push(spec.build()?);
+                        task.store_specs.push(spec);
+                        task.stores.len() - 1
+                    }
+                };
+                stores.push(index);
+            }
+            task.node_stores.push(stores);
         }
         for node in 0..task.nodes.len() {
             task.with_node(node, |instance, task| instance.init(task, node))?;
@@ -126,7 +151,7 @@ impl Task {
         self.punctuate_stream_time()
     }
 
-    /// Closes every node; the first error is returned after all were closed.
+    /// Closes every node, then every store; the first error is returned after all were closed.
     pub(crate) fn close(&mut self) -> Result<()> {
         let mut first = Ok(());
         for node in self.nodes.iter_mut().flatten() {
@@ -135,10 +160,53 @@ impl Task {
                 first = result;
             }
         }
+        for store in &mut self.stores {
+            let result = store.flush().and_then(|()| store.close()).map_err(Error::from);
+            if first.is_ok() {
+                first = result;
+            }
+        }
         first
     }
 
+    /// Records dropped by operators by design (late for their window): Kafka Streams'
+    /// `dropped-records-total`.
+    pub(crate) fn dropped_records(&self) -> u64 {
+        self.dropped_records
+    }
+
+    /// The index and declaration of the store `name`, if this task has it.
+    pub(crate) fn find_store(&self, name: &str) -> Option<(usize, &StoreBuilder)> {
+        self.store_specs
+            .iter()
+            .position(|s| s.name() == name)
+            .map(|i| (i, &self.store_specs[i]))
+    }
+
+    pub(crate) fn store_mut(&mut self, index: usize) -> &mut StoreInstance {
+        &mut self.stores[index]
+    }
+
     // --- for nodes and contexts ---------------------------------------------------------------
+
+    /// Counts a record an operator dropped by design.
+    pub(crate) fn record_dropped(&mut self) {
+        self.dropped_records += 1;
+    }
+
+    /// The store `name` as node `node` may use it: its index and declaration.
+    pub(crate) fn connected_store(&self, node: usize, name: &str) -> Result<(usize, &StoreBuilder)> {
+        self.node_stores[node]
+            .iter()
+            .map(|&i| (i, &self.store_specs[i]))
+            .find(|(_, spec)| spec.name() == name)
+            .ok_or_else(|| {
+                Error::Topology(format!(
+                    "{} uses store {name}, which is not connected to it (connect it when adding the processor)",
+                    self.names[node]
+                ))
+            })
+    }
 
     /// Stream time moves to `timestamp` if that is later.
     pub(crate) fn observe_timestamp(&mut self, timestamp: i64) {

@@ -36,6 +36,8 @@
 //! change-logging layer and the runtime.
 //!
 //! What lives here today:
+//! - [`StoreBuilder`]: how a topology declares a store (name, shape, logging).
+//! - [`KeyValueStore`], [`WindowStore`], [`SessionStore`]: the typed facades processors use.
 //! - [`traits`]: [`StateStore`] and the three byte-level store traits, with their contracts
 //!   (ordering, inclusive bounds, tombstones, retention), and [`SessionWindow`].
 //! - [`encoding`]: the binary layouts of window and session keys, byte for byte those of Kafka
@@ -46,16 +48,22 @@
 //! over keys is only meaningful when the key serde preserves order in its bytes (the built-in
 //! integer serdes do not, for negative numbers).
 
+mod builder;
 pub mod encoding;
 pub mod memory;
 pub mod traits;
+mod typed;
 
+pub(crate) use builder::StoreInstance;
+pub use builder::{StoreBuilder, StoreKind};
 pub use encoding::DecodeError;
 pub use memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
 pub use traits::{
     InvalidSessionWindow, KeyValueBytesStore, KeyValueEntry, SessionBytesStore, SessionEntry, SessionWindow,
     StateStore, WindowBytesStore, WindowEntry,
 };
+pub use typed::{KeyValueStore, SessionStore, ValueAndTimestamp, WindowStore};
+pub(crate) use typed::{StoreSerdes, TimestampedSerde};
 
 /// A shorthand for results whose error is a [`StoreError`].
 pub type StoreResult<T> = Result<T, StoreError>;

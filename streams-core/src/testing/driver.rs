@@ -33,12 +33,14 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::stores::{Location, TestKeyValueStore, TestSessionStore, TestWindowStore, reading_serdes};
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::processor::task::{RecordCollector, Task};
 use crate::processor::{Headers, Record};
 use crate::runtime::RawRecord;
 use crate::serde::{DefaultSerde, SharedSerde};
+use crate::state::{StoreKind, StoreSerdes};
 use crate::topology::{NodeKind, Topology};
 
 /// Runs a [`Topology`] in memory; see the module docs.
@@ -46,8 +48,8 @@ pub struct TopologyTestDriver {
     core: Rc<RefCell<Core>>,
 }
 
-struct Core {
-    tasks: Vec<Task>,
+pub(crate) struct Core {
+    pub(crate) tasks: Vec<Task>,
     /// Resolved source topic → index of the task reading it.
     readers: HashMap<String, usize>,
     internal: HashSet<String>,
@@ -55,6 +57,15 @@ struct Core {
     produced: Rc<RefCell<VecDeque<(String, RawRecord)>>>,
     next_offsets: HashMap<String, i64>,
     wall_clock: i64,
+    application_id: String,
+}
+
+/// The shape a test asks a store to have.
+#[derive(PartialEq, Eq)]
+enum StoreShape {
+    KeyValue,
+    Window,
+    Session,
 }
 
 /// Collects what sinks write, for the driver to route after each input.
@@ -123,6 +134,7 @@ impl TopologyTestDriver {
                 produced,
                 next_offsets: HashMap::new(),
                 wall_clock: initial_wall_clock_ms,
+                application_id: application_id.to_string(),
             })),
         };
         // Whatever `init` forwarded.
@@ -212,6 +224,79 @@ impl TopologyTestDriver {
     /// The mock wall clock, in milliseconds.
     pub fn wall_clock_time(&self) -> i64 {
         self.core.borrow().wall_clock
+    }
+
+    /// Records dropped by operators so far (late for their window): Kafka Streams'
+    /// `dropped-records-total`, summed over tasks.
+    pub fn dropped_records(&self) -> u64 {
+        self.core.borrow().tasks.iter().map(Task::dropped_records).sum()
+    }
+
+    /// The key-value store `name`, read with the default serdes of `K` and `V`.
+    ///
+    /// # Panics
+    /// When the topology has no key-value store of that name.
+    pub fn key_value_store<K: DefaultSerde, V: DefaultSerde>(&self, name: &str) -> TestKeyValueStore<K, V> {
+        self.key_value_store_with(name, K::default_serde(), V::default_serde())
+    }
+
+    /// The key-value store `name`, read with these serdes.
+    pub fn key_value_store_with<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> TestKeyValueStore<K, V> {
+        let (location, serdes) = self.open(name, StoreShape::KeyValue, key, value);
+        TestKeyValueStore { location, serdes }
+    }
+
+    /// The window store `name`, read with the default serdes.
+    pub fn window_store<K: DefaultSerde, V: DefaultSerde>(&self, name: &str) -> TestWindowStore<K, V> {
+        let (location, serdes) = self.open(name, StoreShape::Window, K::default_serde(), V::default_serde());
+        TestWindowStore { location, serdes }
+    }
+
+    /// The session store `name`, read with the default serdes.
+    pub fn session_store<K: DefaultSerde, V: DefaultSerde>(&self, name: &str) -> TestSessionStore<K, V> {
+        let (location, serdes) = self.open(name, StoreShape::Session, K::default_serde(), V::default_serde());
+        TestSessionStore { location, serdes }
+    }
+
+    fn open<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        shape: StoreShape,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> (Location, StoreSerdes<K, V>) {
+        let core = self.core.borrow();
+        let found = core
+            .tasks
+            .iter()
+            .enumerate()
+            .find_map(|(task, t)| t.find_store(name).map(|(index, spec)| (task, index, spec.clone())));
+        let Some((task, index, spec)) = found else {
+            panic!("the topology has no store named {name}")
+        };
+        let actual = match spec.kind() {
+            StoreKind::KeyValue => StoreShape::KeyValue,
+            StoreKind::Window { .. } => StoreShape::Window,
+            StoreKind::Session { .. } => StoreShape::Session,
+        };
+        assert!(actual == shape, "store {name} is a {:?} store", spec.kind());
+        let serdes = StoreSerdes {
+            topic: spec.changelog_topic(&core.application_id).into(),
+            key,
+            value,
+        };
+        let location = Location {
+            core: self.core.clone(),
+            task,
+            index,
+            name: name.to_string(),
+        };
+        (location, reading_serdes(serdes, spec.is_timestamped()))
     }
 
     /// Every topic written so far that is not internal, in name order.

@@ -7,5 +7,7 @@
 
 mod driver;
 pub mod kafka;
+mod stores;
 
 pub use driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
+pub use stores::{TestKeyValueStore, TestSessionStore, TestWindowStore};

@@ -47,6 +47,7 @@ use crate::processor::ops::sink::{SinkNode, SinkTopic};
 use crate::processor::ops::source::SourceNode;
 use crate::processor::{Data, Processor};
 use crate::serde::{DefaultSerde, SharedSerde};
+use crate::state::StoreBuilder;
 
 /// Creates a node instance for a task, given the application id.
 pub(crate) type NodeFactory = Arc<dyn Fn(&str) -> Box<dyn Node> + Send + Sync>;
@@ -160,6 +161,7 @@ pub(crate) struct SubTopology {
 #[derive(Default)]
 pub struct Topology {
     nodes: Vec<NodeDef>,
+    stores: Vec<StoreBuilder>,
 }
 
 impl fmt::Debug for Topology {
@@ -245,6 +247,24 @@ impl Topology {
         Ok(self)
     }
 
+    /// Adds a state store and connects it to the processors named in `processors` (they reach it
+    /// through their context). Processors that share a store run in one sub-topology.
+    pub fn add_state_store(&mut self, store: StoreBuilder, processors: &[&str]) -> Result<&mut Self> {
+        let name = store.name().to_string();
+        self.add_store(store)?;
+        for processor in self.indices(processors)? {
+            self.connect_store(processor, &name)?;
+        }
+        Ok(self)
+    }
+
+    /// Connects an existing store to more processors.
+    pub fn connect_processor_and_state_store(&mut self, processor: &str, store: &str) -> Result<&mut Self> {
+        let index = self.indices(&[processor])?[0];
+        self.connect_store(index, store)?;
+        Ok(self)
+    }
+
     /// The topology as text, in Kafka Streams' `describe()` format, and as a Mermaid diagram.
     pub fn describe(&self) -> TopologyDescription {
         TopologyDescription::of(self)
@@ -258,6 +278,52 @@ impl Topology {
 
     pub(crate) fn nodes(&self) -> &[NodeDef] {
         &self.nodes
+    }
+
+    /// The declared store named `name`.
+    pub(crate) fn store(&self, name: &str) -> Option<&StoreBuilder> {
+        self.stores.iter().find(|s| s.name() == name)
+    }
+
+    /// Declares a store (not yet connected to any processor).
+    pub(crate) fn add_store(&mut self, store: StoreBuilder) -> Result<()> {
+        if self.store(store.name()).is_some() {
+            return Err(Error::Topology(format!(
+                "the store name {} is used twice",
+                store.name()
+            )));
+        }
+        if store.name().is_empty()
+            || !store
+                .name()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(Error::Topology(format!(
+                "store name {:?} must be non-empty ASCII letters, digits, '.', '_' or '-' (it names a changelog topic)",
+                store.name()
+            )));
+        }
+        self.stores.push(store);
+        Ok(())
+    }
+
+    /// Lets processor `node` use store `store`.
+    pub(crate) fn connect_store(&mut self, node: usize, store: &str) -> Result<()> {
+        if self.store(store).is_none() {
+            return Err(Error::Topology(format!("no store named {store}")));
+        }
+        let node = &mut self.nodes[node];
+        if !matches!(node.kind, NodeKind::Processor) {
+            return Err(Error::Topology(format!(
+                "{} is not a processor: it cannot use store {store}",
+                node.name
+            )));
+        }
+        if !node.stores.iter().any(|s| s == store) {
+            node.stores.push(store.to_string());
+        }
+        Ok(())
     }
 
     pub(crate) fn add_source_node<K: Data, V: Data>(
@@ -417,7 +483,7 @@ impl Topology {
 
     /// The connected parts of the graph, numbered in the order of their first node.
     pub(crate) fn sub_topologies(&self) -> Vec<SubTopology> {
-        // Union-find over edges (and, later, shared state stores).
+        // Union-find over edges and shared state stores.
         let mut root: Vec<usize> = (0..self.nodes.len()).collect();
         fn find(root: &mut [usize], mut n: usize) -> usize {
             while root[n] != n {
@@ -426,10 +492,19 @@ impl Topology {
             }
             n
         }
+        fn union(root: &mut [usize], a: usize, b: usize) {
+            let (a, b) = (find(root, a), find(root, b));
+            root[a.max(b)] = a.min(b);
+        }
         for (index, node) in self.nodes.iter().enumerate() {
             for &parent in &node.parents {
-                let (a, b) = (find(&mut root, index), find(&mut root, parent));
-                root[a.max(b)] = a.min(b);
+                union(&mut root, index, parent);
+            }
+            // Processors sharing a store run in one task.
+            for store in &node.stores {
+                if let Some(other) = self.nodes.iter().position(|n| n.stores.contains(store)) {
+                    union(&mut root, index, other);
+                }
             }
         }
         let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();

@@ -1,0 +1,100 @@
+//! [`Materialized`]: how a table's state store is made.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::serde::{DefaultSerde, SharedSerde};
+use crate::state::StoreBuilder;
+
+/// The store behind a table: its name (which names its changelog topic,
+/// `<application.id>-<name>-changelog`), its serdes, and for windowed stores how long windows are
+/// kept.
+///
+/// Caching and logging are recorded for the Kafka runtime: with caching on (the default) it may
+/// coalesce a key's updates between commits; the test driver behaves as if committing after every
+/// record, so its output is the same either way.
+///
+/// ```
+/// use streams_core::dsl::Materialized;
+/// use streams_core::time::hours;
+///
+/// let counts: Materialized<String, i64> = Materialized::named("counts-per-card").with_retention(hours(6)).without_caching();
+/// ```
+pub struct Materialized<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) key_serde: SharedSerde<K>,
+    pub(crate) value_serde: SharedSerde<V>,
+    pub(crate) retention: Option<Duration>,
+    pub(crate) caching: bool,
+    pub(crate) logging: bool,
+}
+
+impl<K, V> fmt::Debug for Materialized<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Materialized")
+            .field("name", &self.name)
+            .field("retention", &self.retention)
+            .field("caching", &self.caching)
+            .field("logging", &self.logging)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A store with a generated name and the default serdes of the key and value types.
+impl<K: DefaultSerde, V: DefaultSerde> Default for Materialized<K, V> {
+    fn default() -> Self {
+        Materialized::with(K::default_serde(), V::default_serde())
+    }
+}
+
+impl<K: DefaultSerde, V: DefaultSerde> Materialized<K, V> {
+    /// A store named `name`, with the default serdes.
+    pub fn named(name: impl Into<String>) -> Self {
+        Materialized::default().with_name(name)
+    }
+}
+
+impl<K, V> Materialized<K, V> {
+    /// A store with these serdes and a generated name.
+    pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+        Materialized {
+            name: None,
+            key_serde,
+            value_serde,
+            retention: None,
+            caching: true,
+            logging: true,
+        }
+    }
+
+    /// Names the store.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// For window and session stores: how long (in stream time) windows are kept; at least the
+    /// window size plus the grace period, which is the default.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// No write cache: every update is forwarded.
+    pub fn without_caching(mut self) -> Self {
+        self.caching = false;
+        self
+    }
+
+    /// No changelog topic: the store is rebuilt from nothing after a move or a crash.
+    pub fn without_logging(mut self) -> Self {
+        self.logging = false;
+        self
+    }
+
+    /// `store` with this caching and logging.
+    pub(crate) fn configure(&self, store: StoreBuilder) -> StoreBuilder {
+        let store = store.with_caching(self.caching);
+        if self.logging { store } else { store.without_logging() }
+    }
+}
