@@ -647,3 +647,51 @@ fn session_windows_merge_on_a_bridging_record_and_forward_tombstones_for_replace
         "only the merged session, once"
     );
 }
+
+#[test]
+fn internal_topics_follow_kafka_streams_naming_and_settings() {
+    use streams_core::topology::TopicPurpose;
+    let builder = StreamsBuilder::new();
+    let words = builder.stream::<String, String>("words");
+    words
+        .group_by(|_, w| w.clone())
+        .count_with(Materialized::named("word-counts"));
+    words
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(minutes(5), seconds(30)))
+        .count_with(Materialized::named("recent"));
+    words
+        .group_by_key()
+        .count_with(Materialized::named("unlogged").without_logging());
+    let topics = builder.build().unwrap().internal_topics("app");
+    let summary: Vec<(String, TopicPurpose, Vec<(String, String)>)> = topics
+        .into_iter()
+        .map(|t| (t.name, t.purpose, t.config.into_iter().collect()))
+        .collect();
+    let kv = |policy: &str| vec![(s("cleanup.policy"), s(policy))];
+    assert_eq!(
+        summary,
+        vec![
+            (
+                s("app-recent-changelog"),
+                TopicPurpose::Changelog { store: s("recent") },
+                vec![
+                    (s("cleanup.policy"), s("compact,delete")),
+                    (s("retention.ms"), (330_000 + 86_400_000).to_string()),
+                ]
+            ),
+            (
+                s("app-word-counts-changelog"),
+                TopicPurpose::Changelog {
+                    store: s("word-counts")
+                },
+                kv("compact")
+            ),
+            (
+                s("app-word-counts-repartition"),
+                TopicPurpose::Repartition,
+                kv("delete")
+            ),
+        ]
+    );
+}

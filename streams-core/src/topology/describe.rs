@@ -109,8 +109,9 @@ impl TopologyDescription {
         self.subtopologies.len()
     }
 
-    /// The topology as a Mermaid flowchart: one box per sub-topology, topics as stadium shapes,
-    /// so docs can show it as a picture.
+    /// The topology as a Mermaid flowchart: one box per sub-topology, sources as hexagons, sinks as
+    /// flags, processors as boxes listing their stores, topics as stadium shapes, so docs can show it
+    /// as a picture.
     pub fn to_mermaid(&self) -> String {
         let id = |name: &str| name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
         let mut out = String::from("flowchart TD\n");
@@ -118,19 +119,17 @@ impl TopologyDescription {
         for sub in &self.subtopologies {
             out.push_str(&format!("  subgraph sub{}[\"Sub-topology {}\"]\n", sub.id, sub.id));
             for node in &sub.nodes {
+                // Sources are hexagons, sinks flags, processors boxes (with their stores).
+                let name = &node.name;
                 let label = match &node.kind {
-                    Kind::Source { .. } => format!("    {}[/\"{}\"/]\n", id(&node.name), node.name),
+                    Kind::Source { .. } => format!("{{{{\"{name}\"}}}}"),
                     Kind::Processor { stores } if !stores.is_empty() => {
-                        format!(
-                            "    {}[\"{}<br/>stores: {}\"]\n",
-                            id(&node.name),
-                            node.name,
-                            stores.join(", ")
-                        )
+                        format!("[\"{name}<br/>stores: {}\"]", stores.join(", "))
                     }
-                    Kind::Processor { .. } => format!("    {}[\"{}\"]\n", id(&node.name), node.name),
-                    Kind::Sink { .. } => format!("    {}[\\\"{}\"\\]\n", id(&node.name), node.name),
+                    Kind::Processor { .. } => format!("[\"{name}\"]"),
+                    Kind::Sink { .. } => format!(">\"{name}\"]"),
                 };
+                let label = format!("    {}{label}\n", id(name));
                 out.push_str(&label);
             }
             out.push_str("  end\n");

@@ -36,6 +36,7 @@
 mod describe;
 
 use std::any::{TypeId, type_name};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -47,7 +48,7 @@ use crate::processor::ops::sink::{SinkNode, SinkTopic};
 use crate::processor::ops::source::SourceNode;
 use crate::processor::{Data, Processor};
 use crate::serde::{DefaultSerde, SharedSerde};
-use crate::state::StoreBuilder;
+use crate::state::{StoreBuilder, StoreKind};
 
 /// Creates a node instance for a task, given the application id.
 pub(crate) type NodeFactory = Arc<dyn Fn(&str) -> Box<dyn Node> + Send + Sync>;
@@ -148,6 +149,35 @@ impl NodeDef {
         }
     }
 }
+
+/// What an internal topic is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicPurpose {
+    /// Records re-keyed for a grouping: `<application.id>-<name>-repartition`.
+    Repartition,
+    /// A logged store's changelog: `<application.id>-<store>-changelog`.
+    Changelog {
+        /// The store it logs.
+        store: String,
+    },
+}
+
+/// A topic the application creates and owns, with the topic settings Kafka Streams gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalTopic {
+    /// Its name on the cluster.
+    pub name: String,
+    /// What it is for.
+    pub purpose: TopicPurpose,
+    /// Topic settings: `cleanup.policy=compact` for key-value changelogs; `compact,delete` with
+    /// `retention.ms` = store retention + 1 day for window and session changelogs;
+    /// `cleanup.policy=delete` for repartition topics.
+    pub config: BTreeMap<String, String>,
+}
+
+/// How much longer than its store a window or session changelog keeps records (Kafka Streams'
+/// `windowstore.changelog.additional.retention.ms` default).
+const CHANGELOG_ADDITIONAL_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A connected part of the graph; runs as one task per partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +293,50 @@ impl Topology {
         let index = self.indices(&[processor])?[0];
         self.connect_store(index, store)?;
         Ok(self)
+    }
+
+    /// The internal topics the application needs: repartition topics, and a changelog for every
+    /// logged store, in name order.
+    pub fn internal_topics(&self, application_id: &str) -> Vec<InternalTopic> {
+        let mut topics: Vec<InternalTopic> = self
+            .nodes
+            .iter()
+            .filter_map(|node| match &node.kind {
+                NodeKind::Source { topics } => Some(topics.iter().filter(|t| t.internal)),
+                _ => None,
+            })
+            .flatten()
+            .map(|topic| InternalTopic {
+                name: topic.resolve(application_id),
+                purpose: TopicPurpose::Repartition,
+                config: BTreeMap::from([("cleanup.policy".to_string(), "delete".to_string())]),
+            })
+            .collect();
+        for store in self.stores.iter().filter(|s| s.is_logged()) {
+            let retention = match store.kind() {
+                StoreKind::KeyValue => None,
+                StoreKind::Window { retention_ms, .. } | StoreKind::Session { retention_ms } => Some(retention_ms),
+            };
+            let config = match retention {
+                None => BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]),
+                Some(retention_ms) => BTreeMap::from([
+                    ("cleanup.policy".to_string(), "compact,delete".to_string()),
+                    (
+                        "retention.ms".to_string(),
+                        (retention_ms + CHANGELOG_ADDITIONAL_RETENTION_MS).to_string(),
+                    ),
+                ]),
+            };
+            topics.push(InternalTopic {
+                name: store.changelog_topic(application_id),
+                purpose: TopicPurpose::Changelog {
+                    store: store.name().to_string(),
+                },
+                config,
+            });
+        }
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+        topics
     }
 
     /// The topology as text, in Kafka Streams' `describe()` format, and as a Mermaid diagram.
