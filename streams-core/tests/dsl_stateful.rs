@@ -650,7 +650,7 @@ fn session_windows_merge_on_a_bridging_record_and_forward_tombstones_for_replace
 
 #[test]
 fn internal_topics_follow_kafka_streams_naming_and_settings() {
-    use streams_core::topology::TopicPurpose;
+    use streams_core::topology::{InternalTopic, TopicPurpose};
     let builder = StreamsBuilder::new();
     let words = builder.stream::<String, String>("words");
     words
@@ -664,33 +664,33 @@ fn internal_topics_follow_kafka_streams_naming_and_settings() {
         .group_by_key()
         .count_with(Materialized::named("unlogged").without_logging());
     let topics = builder.build().unwrap().internal_topics("app");
-    let summary: Vec<(String, TopicPurpose, Vec<(String, String)>)> = topics
-        .into_iter()
-        .map(|t| (t.name, t.purpose, t.config.into_iter().collect()))
-        .collect();
-    let kv = |policy: &str| vec![(s("cleanup.policy"), s(policy))];
+    let topic = |name: &str, purpose: TopicPurpose, config: &[(&str, String)]| InternalTopic {
+        name: s(name),
+        purpose,
+        config: config.iter().map(|(k, v)| (s(k), v.clone())).collect(),
+    };
     assert_eq!(
-        summary,
+        topics,
         vec![
-            (
-                s("app-recent-changelog"),
+            topic(
+                "app-recent-changelog",
                 TopicPurpose::Changelog { store: s("recent") },
-                vec![
-                    (s("cleanup.policy"), s("compact,delete")),
-                    (s("retention.ms"), (330_000 + 86_400_000).to_string()),
-                ]
+                &[
+                    ("cleanup.policy", s("compact,delete")),
+                    ("retention.ms", (330_000 + 86_400_000).to_string())
+                ],
             ),
-            (
-                s("app-word-counts-changelog"),
+            topic(
+                "app-word-counts-changelog",
                 TopicPurpose::Changelog {
                     store: s("word-counts")
                 },
-                kv("compact")
+                &[("cleanup.policy", s("compact"))]
             ),
-            (
-                s("app-word-counts-repartition"),
+            topic(
+                "app-word-counts-repartition",
                 TopicPurpose::Repartition,
-                kv("delete")
+                &[("cleanup.policy", s("delete"))]
             ),
         ]
     );
