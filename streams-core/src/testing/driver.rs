@@ -212,6 +212,9 @@ impl TopologyTestDriver {
     /// Moves every task's stream time forward to `time` (never back) and fires due stream-time
     /// punctuations, as if a record with that timestamp had arrived on every input. Kafka Streams'
     /// driver has no such call (you pipe a later record); it is a shorthand for closing windows.
+    ///
+    /// # Panics
+    /// When a punctuation fails, with the error's message.
     pub fn advance_stream_time_to(&self, time: i64) {
         let mut core = self.core.borrow_mut();
         let result = (0..core.tasks.len()).try_for_each(|task| {

@@ -31,6 +31,9 @@ pub(crate) struct Suppress<K, V> {
     grace_ms: i64,
     window_end: Option<WindowEnd<K>>,
     key_serde: SharedSerde<K>,
+    /// The topic keys are serialized for: the buffer's changelog-to-be, as Kafka Streams names it
+    /// (`<application.id>-<node>-store-changelog`), so schema-registry serdes use one subject.
+    topic: String,
     entries: HashMap<Vec<u8>, Buffered<K, V>>,
     by_time: BTreeSet<(i64, u64, Vec<u8>)>,
     next_sequence: u64,
@@ -50,6 +53,7 @@ impl<K, V> Suppress<K, V> {
             grace_ms,
             window_end,
             key_serde,
+            topic: String::new(),
             entries: HashMap::new(),
             by_time: BTreeSet::new(),
             next_sequence: 0,
@@ -95,6 +99,7 @@ impl<K: Data, V: Data> Suppress<K, V> {
 
 impl<K: Data, V: Data> Processor<K, Change<V>> for Suppress<K, V> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        self.topic = format!("{}-{}-store-changelog", ctx.application_id(), ctx.node_name());
         ctx.schedule(Duration::from_millis(1), PunctuationType::StreamTime);
         Ok(())
     }
@@ -102,7 +107,7 @@ impl<K: Data, V: Data> Processor<K, Change<V>> for Suppress<K, V> {
     fn process(&mut self, record: Record<K, Change<V>>, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
         let key = self
             .key_serde
-            .serialize("suppress", &record.key)
+            .serialize(&self.topic, &record.key)
             .map_err(|e| Error::processing(format!("serializing a suppressed key: {e}")))?
             .unwrap_or_default();
         match self.entries.get_mut(&key) {
