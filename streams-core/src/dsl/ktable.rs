@@ -15,6 +15,7 @@ use crate::processor::ops::table_aggregate::{Adder, Subtractor, TableAggregate};
 use crate::processor::ops::table_filter::TableFilter;
 use crate::processor::ops::table_group_by::TableGroupBy;
 use crate::processor::ops::table_map_values::TableMapValues;
+use crate::processor::ops::table_materialize::TableMaterialize;
 use crate::processor::ops::table_source::TableSource;
 use crate::processor::ops::table_to_stream::TableToStream;
 use crate::processor::{Change, ChangeSerde, Data, Processor};
@@ -151,6 +152,59 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// The name of the store holding this table, when it has one (aggregations and source tables).
     pub fn queryable_store_name(&self) -> Option<&str> {
         self.store.as_deref()
+    }
+
+    pub(crate) fn key_serde(&self) -> SharedSerde<K> {
+        self.key_serde.clone()
+    }
+
+    /// This table kept in a store of its own, described by `materialized`: for a derived table
+    /// (after `filter` or `map_values`) that is joined, or queried by name.
+    pub fn materialized(&self, materialized: Materialized<K, V>) -> KTable<K, V> {
+        let mut building = self.building.borrow_mut();
+        let store = building.name("KTABLE-MATERIALIZE-STATE-STORE-", materialized.name.clone());
+        let name = building.name("KTABLE-MATERIALIZE-", None);
+        let spec = materialized.configure(StoreBuilder::key_value(&store).timestamped());
+        let (ks, vs, store_name) = (
+            materialized.key_serde.clone(),
+            materialized.value_serde.clone(),
+            store.clone(),
+        );
+        let node = building.add_stateful(&name, self.node, spec, move || TableMaterialize {
+            store: store_name.clone(),
+            key_serde: ks.clone(),
+            value_serde: vs.clone(),
+            handle: None,
+        });
+        drop(building);
+        KTable::new(
+            self.building.clone(),
+            node,
+            Some(store),
+            materialized.key_serde,
+            Some(materialized.value_serde),
+            self.window.clone(),
+        )
+    }
+
+    /// The store a join reads this table from, and its value serde: its own, or a new one for a
+    /// derived table whose value serde is known. `None` (with the builder failing) otherwise.
+    pub(crate) fn materialize(&self) -> Option<(String, SharedSerde<V>)> {
+        match (&self.store, &self.value_serde) {
+            (Some(store), Some(serde)) => Some((store.clone(), serde.clone())),
+            (None, Some(serde)) => {
+                let table = self.materialized(Materialized::with(self.key_serde.clone(), serde.clone()));
+                table.store.zip(table.value_serde)
+            }
+            (_, None) => {
+                self.building.borrow_mut().fail(Error::Topology(
+                    "a joined table must be kept in a store, and this one's value type has no known serde: \
+                     call .materialized(Materialized::with(key_serde, value_serde)) on it before the join"
+                        .into(),
+                ));
+                None
+            }
+        }
     }
 
     /// Adds a table operator after this table's node; the result keeps the key serde and windows.

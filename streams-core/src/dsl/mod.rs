@@ -26,6 +26,7 @@
 mod branched;
 mod builder;
 mod grouped;
+mod join;
 mod kstream;
 mod ktable;
 mod materialized;
@@ -35,6 +36,7 @@ mod windowed;
 pub use branched::{Branched, BranchedKStream};
 pub use builder::StreamsBuilder;
 pub use grouped::{Grouped, KGroupedStream};
+pub use join::{GlobalKTable, Joined};
 pub use kstream::KStream;
 pub use ktable::{KGroupedTable, KTable};
 pub use materialized::Materialized;

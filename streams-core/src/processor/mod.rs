@@ -65,7 +65,7 @@ pub use change::Change;
 pub(crate) use change::ChangeSerde;
 pub use context::{ProcessorContext, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
 pub use record::{Headers, Record};
-pub use stores::{KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
+pub use stores::{GlobalStoreHandle, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 
 use crate::error::Result;
 

@@ -74,6 +74,11 @@ handle!(
     /// A session store connected to a processor: open it with [`ProcessorContext::session_store`].
     SessionStoreHandle
 );
+handle!(
+    /// A global table's store, readable by every processor: read it with
+    /// [`ProcessorContext::global_store_get`].
+    GlobalStoreHandle
+);
 
 /// Which shape a handle expects.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -146,6 +151,41 @@ impl<KOut: Data, VOut: Data> ProcessorContext<'_, KOut, VOut> {
     ) -> Result<SessionStoreHandle<K, V>> {
         let (index, serdes) = self.store_serdes(name, Shape::Session, key, value)?;
         Ok(SessionStoreHandle { index, serdes })
+    }
+
+    /// A handle on the store of the global table whose store is `name`, with these serdes.
+    ///
+    /// # Errors
+    /// When no global table has that store.
+    pub fn global_store_handle_with<K, V>(
+        &self,
+        name: &str,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<GlobalStoreHandle<K, V>> {
+        let (index, spec) = self.task.global_store(name)?;
+        let topic: Arc<str> = spec.changelog_topic(self.task.application_id()).into();
+        Ok(GlobalStoreHandle {
+            index,
+            serdes: StoreSerdes { topic, key, value },
+        })
+    }
+
+    /// The current value of `key` in a global table's store.
+    pub fn global_store_get<K: 'static, V: 'static>(
+        &self,
+        handle: &GlobalStoreHandle<K, V>,
+        key: &K,
+    ) -> Result<Option<V>> {
+        let mut store = self.task.global(handle.index).lock();
+        match &mut *store {
+            StoreInstance::KeyValue(store) => KeyValueStore {
+                store: store.as_mut(),
+                serdes: &handle.serdes,
+            }
+            .get(key),
+            other => unreachable!("a global table's store is {other:?}"),
+        }
     }
 
     /// Opens a key-value store; it stays open while the returned value lives.

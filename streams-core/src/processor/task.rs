@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Data;
 use super::context::{PunctuationType, PunctuatorId, RecordMetadata, TaskId};
@@ -13,6 +14,26 @@ use crate::error::{Error, Result};
 use crate::runtime::RawRecord;
 use crate::state::{StoreBuilder, StoreInstance};
 use crate::topology::{SubTopology, Topology};
+
+/// A global table's store, shared by every task of an instance (and by the updater that writes it).
+#[derive(Clone)]
+pub(crate) struct GlobalStore {
+    pub(crate) spec: StoreBuilder,
+    pub(crate) store: Arc<Mutex<StoreInstance>>,
+}
+
+impl GlobalStore {
+    /// A fresh store for `spec`.
+    pub(crate) fn new(spec: StoreBuilder) -> Result<Self> {
+        let store = Arc::new(Mutex::new(spec.build()?));
+        Ok(GlobalStore { spec, store })
+    }
+
+    /// The store, locked (a panic elsewhere cannot leave a store half-written: each write is one call).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, StoreInstance> {
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 /// Where a task's sinks send serialized records: the producer under the runtime, in-memory topics
 /// under the test driver.
@@ -45,6 +66,7 @@ pub(crate) struct Task {
     store_specs: Vec<StoreBuilder>,
     /// Per local node, the indices of the stores it may use.
     node_stores: Vec<Vec<usize>>,
+    globals: Vec<GlobalStore>,
     dropped_records: u64,
     collector: Box<dyn RecordCollector>,
     record: Option<RecordMetadata>,
@@ -63,6 +85,7 @@ impl Task {
         application_id: &str,
         collector: Box<dyn RecordCollector>,
         wall_clock: i64,
+        globals: &[GlobalStore],
     ) -> Result<Task> {
         let local: HashMap<usize, usize> = subtopology.nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
         let mut task = Task {
@@ -78,6 +101,7 @@ impl Task {
             stores: Vec::new(),
             store_specs: Vec::new(),
             node_stores: Vec::new(),
+            globals: globals.to_vec(),
             dropped_records: 0,
             collector,
             record: None,
@@ -185,6 +209,19 @@ impl Task {
 
     pub(crate) fn store_mut(&mut self, index: usize) -> &mut StoreInstance {
         &mut self.stores[index]
+    }
+
+    /// The global store `name`: its index and declaration.
+    pub(crate) fn global_store(&self, name: &str) -> Result<(usize, &StoreBuilder)> {
+        self.globals
+            .iter()
+            .position(|g| g.spec.name() == name)
+            .map(|i| (i, &self.globals[i].spec))
+            .ok_or_else(|| Error::Topology(format!("no global table has a store named {name}")))
+    }
+
+    pub(crate) fn global(&self, index: usize) -> &GlobalStore {
+        &self.globals[index]
     }
 
     // --- for nodes and contexts ---------------------------------------------------------------

@@ -36,7 +36,8 @@ use std::time::Duration;
 use super::stores::{Location, TestKeyValueStore, TestSessionStore, TestWindowStore, reading_serdes};
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
-use crate::processor::task::{RecordCollector, Task};
+use crate::processor::ops::global_table_source::{self, RecordCheck};
+use crate::processor::task::{GlobalStore, RecordCollector, Task};
 use crate::processor::{Headers, Record};
 use crate::runtime::RawRecord;
 use crate::serde::{DefaultSerde, SharedSerde};
@@ -56,6 +57,8 @@ pub(crate) struct Core {
     outputs: HashMap<String, VecDeque<RawRecord>>,
     produced: Rc<RefCell<VecDeque<(String, RawRecord)>>>,
     next_offsets: HashMap<String, i64>,
+    /// Global table topics → their store and record check.
+    globals: HashMap<String, (GlobalStore, RecordCheck)>,
     wall_clock: i64,
     application_id: String,
 }
@@ -105,11 +108,26 @@ impl TopologyTestDriver {
         config.validate()?;
         let application_id = config.application_id();
         let produced = Rc::new(RefCell::new(VecDeque::new()));
+        let mut globals = HashMap::new();
+        let mut global_stores = Vec::new();
+        for table in topology.global_tables() {
+            let store = GlobalStore::new(table.store.clone())?;
+            global_stores.push(store.clone());
+            globals.insert(table.topic.clone(), (store, table.check.clone()));
+        }
         let mut tasks = Vec::new();
         let mut readers = HashMap::new();
         for sub in topology.sub_topologies() {
             let collector = Box::new(Collector(produced.clone()));
-            let task = Task::new(&topology, &sub, 0, application_id, collector, initial_wall_clock_ms)?;
+            let task = Task::new(
+                &topology,
+                &sub,
+                0,
+                application_id,
+                collector,
+                initial_wall_clock_ms,
+                &global_stores,
+            )?;
             for topic in task.source_topics() {
                 readers.insert(topic.to_string(), tasks.len());
             }
@@ -133,6 +151,7 @@ impl TopologyTestDriver {
                 outputs: HashMap::new(),
                 produced,
                 next_offsets: HashMap::new(),
+                globals,
                 wall_clock: initial_wall_clock_ms,
                 application_id: application_id.to_string(),
             })),
@@ -323,6 +342,12 @@ impl Drop for TopologyTestDriver {
 impl Core {
     /// Processes a record written to `topic` by a test, then everything it causes.
     fn pipe(&mut self, topic: &str, record: RawRecord) -> Result<()> {
+        if let Some((store, check)) = self.globals.get(topic) {
+            let offset = self.next_offsets.entry(topic.to_string()).or_insert(0);
+            let this = *offset;
+            *offset += 1;
+            return global_table_source::apply(&mut store.lock(), check, topic, 0, this, &record);
+        }
         if !self.readers.contains_key(topic) {
             let mut known: Vec<&String> = self.readers.keys().filter(|t| !self.internal.contains(*t)).collect();
             known.sort();

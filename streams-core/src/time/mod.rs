@@ -32,12 +32,14 @@
 //! per window once stream time reaches `window end + grace`; [`Suppressed::until_time_limit`] emits a
 //! key's latest value a fixed stream-time span after its first buffered update.
 
+mod join_windows;
 mod session;
 mod sliding;
 mod suppress;
 mod window;
 mod windows;
 
+pub use join_windows::JoinWindows;
 pub use session::SessionWindows;
 pub use sliding::SlidingWindows;
 pub(crate) use suppress::SuppressKind;

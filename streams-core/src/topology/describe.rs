@@ -31,6 +31,8 @@ pub struct TopologyDescription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SubtopologyDescription {
     id: usize,
+    /// A global table's: it feeds a store on every instance and has no tasks.
+    global: bool,
     nodes: Vec<NodeDescription>,
 }
 
@@ -98,15 +100,46 @@ impl TopologyDescription {
                         }
                     })
                     .collect();
-                SubtopologyDescription { id: sub.id, nodes }
+                SubtopologyDescription {
+                    id: sub.id,
+                    global: false,
+                    nodes,
+                }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut subtopologies = subtopologies;
+        for table in topology.global_tables() {
+            let id = subtopologies.len();
+            let nodes = vec![
+                NodeDescription {
+                    name: table.source.clone(),
+                    kind: Kind::Source {
+                        topics: vec![table.topic.clone()],
+                    },
+                    successors: vec![table.processor.clone()],
+                    predecessors: Vec::new(),
+                },
+                NodeDescription {
+                    name: table.processor.clone(),
+                    kind: Kind::Processor {
+                        stores: vec![table.store.name().to_string()],
+                    },
+                    successors: Vec::new(),
+                    predecessors: vec![table.source.clone()],
+                },
+            ];
+            subtopologies.push(SubtopologyDescription {
+                id,
+                global: true,
+                nodes,
+            });
+        }
         TopologyDescription { subtopologies }
     }
 
-    /// The number of sub-topologies.
+    /// The number of sub-topologies that run as tasks (global tables' are not counted).
     pub fn subtopology_count(&self) -> usize {
-        self.subtopologies.len()
+        self.subtopologies.iter().filter(|s| !s.global).count()
     }
 
     /// The topology as a Mermaid flowchart: one box per sub-topology, sources as hexagons, sinks as
@@ -117,7 +150,8 @@ impl TopologyDescription {
         let mut out = String::from("flowchart TD\n");
         let mut topics = Vec::new();
         for sub in &self.subtopologies {
-            out.push_str(&format!("  subgraph sub{}[\"Sub-topology {}\"]\n", sub.id, sub.id));
+            let title = if sub.global { "Global store" } else { "Sub-topology" };
+            out.push_str(&format!("  subgraph sub{}[\"{title} {}\"]\n", sub.id, sub.id));
             for node in &sub.nodes {
                 // Sources are hexagons, sinks flags, processors boxes (with their stores).
                 let name = &node.name;
@@ -172,7 +206,12 @@ impl fmt::Display for TopologyDescription {
         };
         writeln!(f, "Topologies:")?;
         for sub in &self.subtopologies {
-            writeln!(f, "   Sub-topology: {}", sub.id)?;
+            let global = if sub.global {
+                " for global store (will not generate tasks)"
+            } else {
+                ""
+            };
+            writeln!(f, "   Sub-topology: {}{global}", sub.id)?;
             for node in &sub.nodes {
                 match &node.kind {
                     Kind::Source { topics } => {

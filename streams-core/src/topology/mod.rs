@@ -44,6 +44,7 @@ pub use describe::TopologyDescription;
 
 use crate::error::{Error, Result};
 use crate::processor::node::{Node, ProcessorNode};
+use crate::processor::ops::global_table_source::RecordCheck;
 use crate::processor::ops::sink::{SinkNode, SinkTopic};
 use crate::processor::ops::source::SourceNode;
 use crate::processor::{Data, Processor};
@@ -192,6 +193,20 @@ pub(crate) struct SubTopology {
 pub struct Topology {
     nodes: Vec<NodeDef>,
     stores: Vec<StoreBuilder>,
+    global_tables: Vec<GlobalTableDef>,
+    /// Groups of nodes (the two sides of a join) whose source topics must be co-partitioned.
+    copartitioned: Vec<Vec<usize>>,
+}
+
+/// A global table: a topic read in full by every instance into a store every task can read.
+#[derive(Clone)]
+pub(crate) struct GlobalTableDef {
+    /// The names `describe()` gives its source and its store-writing processor.
+    pub(crate) source: String,
+    pub(crate) processor: String,
+    pub(crate) topic: String,
+    pub(crate) store: StoreBuilder,
+    pub(crate) check: RecordCheck,
 }
 
 impl fmt::Debug for Topology {
@@ -312,6 +327,7 @@ impl Topology {
                 config: BTreeMap::from([("cleanup.policy".to_string(), "delete".to_string())]),
             })
             .collect();
+        // Global tables restore from their own topic: no changelog.
         for store in self.stores.iter().filter(|s| s.is_logged()) {
             let retention = match store.kind() {
                 StoreKind::KeyValue => None,
@@ -359,9 +375,98 @@ impl Topology {
         self.stores.iter().find(|s| s.name() == name)
     }
 
+    /// The global tables.
+    pub(crate) fn global_tables(&self) -> &[GlobalTableDef] {
+        &self.global_tables
+    }
+
+    /// Declares a global table. Its topic may not be read by any source node, and its store name
+    /// must be unique.
+    pub(crate) fn add_global_table(&mut self, table: GlobalTableDef) -> Result<()> {
+        let topic = TopicName::user(&table.topic);
+        if self.reads(&topic) || self.global_tables.iter().any(|g| g.topic == table.topic) {
+            return Err(Error::Topology(format!(
+                "topic {} is read already; a global table needs a topic of its own",
+                table.topic
+            )));
+        }
+        if self.store(table.store.name()).is_some()
+            || self.global_tables.iter().any(|g| g.store.name() == table.store.name())
+        {
+            return Err(Error::Topology(format!(
+                "the store name {} is used twice",
+                table.store.name()
+            )));
+        }
+        self.global_tables.push(table);
+        Ok(())
+    }
+
+    /// Requires the source topics upstream of `nodes` (within their sub-topology) to have the same
+    /// number of partitions: the two sides of a join.
+    pub(crate) fn copartition(&mut self, nodes: &[usize]) {
+        self.copartitioned.push(nodes.to_vec());
+    }
+
+    /// The groups of topics that must have the same number of partitions (the sources of each
+    /// join's two sides), resolved, each group in name order.
+    pub fn copartition_groups(&self, application_id: &str) -> Vec<Vec<String>> {
+        self.copartitioned
+            .iter()
+            .map(|nodes| {
+                let mut topics = std::collections::BTreeSet::new();
+                let mut stack = nodes.clone();
+                let mut seen = vec![false; self.nodes.len()];
+                while let Some(n) = stack.pop() {
+                    if std::mem::replace(&mut seen[n], true) {
+                        continue;
+                    }
+                    topics.extend(self.nodes[n].source_topics(application_id));
+                    stack.extend(&self.nodes[n].parents);
+                }
+                topics.into_iter().collect()
+            })
+            .collect()
+    }
+
+    /// Checks that every co-partitioned group's topics have the same number of partitions, given
+    /// `partitions(topic)` (from the cluster's metadata; `None` for a topic that does not exist).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the topics and their partition counts.
+    pub fn check_copartitioning(&self, application_id: &str, partitions: impl Fn(&str) -> Option<i32>) -> Result<()> {
+        for group in self.copartition_groups(application_id) {
+            let counts: Vec<(String, Option<i32>)> = group.iter().map(|t| (t.clone(), partitions(t))).collect();
+            let known: Vec<i32> = counts.iter().filter_map(|(_, c)| *c).collect();
+            if known.windows(2).any(|w| w[0] != w[1]) {
+                let listed: Vec<String> = counts
+                    .iter()
+                    .map(|(t, c)| {
+                        format!(
+                            "{t} ({})",
+                            c.map_or("missing".to_string(), |c| format!("{c} partitions"))
+                        )
+                    })
+                    .collect();
+                return Err(Error::Config(format!(
+                    "topics joined with each other must have the same number of partitions: {}",
+                    listed.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a source node reads `topic`.
+    fn reads(&self, topic: &TopicName) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| matches!(&n.kind, NodeKind::Source { topics } if topics.contains(topic)))
+    }
+
     /// Declares a store (not yet connected to any processor).
     pub(crate) fn add_store(&mut self, store: StoreBuilder) -> Result<()> {
-        if self.store(store.name()).is_some() {
+        if self.store(store.name()).is_some() || self.global_tables.iter().any(|g| g.store.name() == store.name()) {
             return Err(Error::Topology(format!(
                 "the store name {} is used twice",
                 store.name()
@@ -411,6 +516,16 @@ impl Topology {
             return Err(Error::Topology(format!("source {name} reads no topic")));
         }
         for topic in &topics {
+            if self
+                .global_tables
+                .iter()
+                .any(|g| !topic.internal && g.topic == topic.name)
+            {
+                return Err(Error::Topology(format!(
+                    "topic {} is read by a global table already",
+                    topic.name
+                )));
+            }
             if let Some(other) = self.nodes.iter().find(|n| match &n.kind {
                 NodeKind::Source { topics } => topics.contains(topic),
                 _ => false,
