@@ -56,6 +56,8 @@ mod guides {
     struct Configuration;
     #[doc = include_str!("../../docs/dsl.md")]
     struct Dsl;
+    #[doc = include_str!("../../docs/joins.md")]
+    struct Joins;
     #[doc = include_str!("../../docs/pipe.md")]
     struct Pipe;
     #[doc = include_str!("../../docs/processor-api.md")]

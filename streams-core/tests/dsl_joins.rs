@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use streams_core::StreamsConfig;
-use streams_core::dsl::{KTable, Materialized, StreamsBuilder};
+use streams_core::dsl::{KTable, Materialized, StreamJoined, StreamsBuilder};
 use streams_core::testing::TopologyTestDriver;
+use streams_core::time::{JoinWindows, millis};
 
 fn s(text: &str) -> String {
     text.to_string()
@@ -319,4 +320,209 @@ fn a_global_tables_topic_cannot_be_read_by_a_stream_and_a_bad_record_is_named() 
         error.starts_with("record numbers/0@0 failed: global table record"),
         "{error}"
     );
+}
+
+// --- table-table ---------------------------------------------------------------------------------
+
+fn table_join(kind: &str) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let names: KTable<String, String> = builder.table("names");
+    let cities: KTable<String, String> = builder.table("cities");
+    let joined = match kind {
+        "inner" => names.join(&cities, |n, c| format!("{n}+{c}")),
+        "left" => names.left_join(&cities, |n, c| format!("{n}+{}", c.map_or("null", String::as_str))),
+        _ => names.outer_join(&cities, |n, c| {
+            format!(
+                "{}+{}",
+                n.map_or("null", String::as_str),
+                c.map_or("null", String::as_str)
+            )
+        }),
+    };
+    joined.to_stream().to("joined");
+    driver(builder)
+}
+
+#[test]
+fn table_table_joins_re_emit_on_either_side_and_propagate_tombstones() {
+    for kind in ["inner", "left", "outer"] {
+        let driver = table_join(kind);
+        let names = driver.input_topic::<String, Option<String>>("names");
+        let cities = driver.input_topic::<String, Option<String>>("cities");
+        let joined = driver.output_topic::<String, Option<String>>("joined");
+        let mut out = Vec::new();
+        let step = |out: &mut Vec<Vec<(Option<String>, i64)>>| {
+            out.push(
+                joined
+                    .read_records_to_list()
+                    .into_iter()
+                    .map(|r| (r.value, r.timestamp))
+                    .collect(),
+            );
+        };
+        names.pipe_input_at(s("u"), Some(s("ada")), 10);
+        step(&mut out);
+        cities.pipe_input_at(s("u"), Some(s("rome")), 5);
+        step(&mut out);
+        cities.pipe_input_at(s("u"), Some(s("oslo")), 20);
+        step(&mut out);
+        names.pipe_input_at(s("u"), None, 30);
+        step(&mut out);
+        cities.pipe_input_at(s("u"), None, 40);
+        step(&mut out);
+        let some = |v: &str, t: i64| vec![(Some(s(v)), t)];
+        let expected: Vec<Vec<(Option<String>, i64)>> = match kind {
+            "inner" => vec![
+                vec![],
+                some("ada+rome", 10),
+                some("ada+oslo", 20),
+                vec![(None, 30)],
+                vec![],
+            ],
+            "left" => vec![
+                some("ada+null", 10),
+                some("ada+rome", 10),
+                some("ada+oslo", 20),
+                vec![(None, 30)],
+                vec![],
+            ],
+            _ => vec![
+                some("ada+null", 10),
+                some("ada+rome", 10),
+                some("ada+oslo", 20),
+                some("null+oslo", 30),
+                vec![(None, 40)],
+            ],
+        };
+        assert_eq!(
+            out, expected,
+            "{kind} join: an update on either side re-emits; timestamps are the larger of the two rows'"
+        );
+    }
+}
+
+// --- stream-stream -------------------------------------------------------------------------------
+
+fn stream_join(kind: &str, windows: JoinWindows) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let views = builder.stream::<String, String>("views");
+    let clicks = builder.stream::<String, String>("clicks");
+    let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| s("null"));
+    let joined = match kind {
+        "inner" => views.join(&clicks, |v, c| format!("{v}+{c}"), windows),
+        "left" => views.left_join(&clicks, move |v, c| format!("{v}+{}", show(c)), windows),
+        _ => views.outer_join(&clicks, move |v, c| format!("{}+{}", show(v), show(c)), windows),
+    };
+    joined.to("joined");
+    driver(builder)
+}
+
+fn joined(driver: &TopologyTestDriver) -> Vec<(String, i64)> {
+    driver
+        .output_topic::<String, String>("joined")
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.value, r.timestamp))
+        .collect()
+}
+
+#[test]
+fn records_join_when_their_timestamps_differ_by_at_most_the_window() {
+    let driver = stream_join("inner", JoinWindows::of_time_difference_with_no_grace(millis(10)));
+    let views = driver.input_topic::<String, String>("views");
+    let clicks = driver.input_topic::<String, String>("clicks");
+    views.pipe_input_at(s("ad"), s("v100"), 100);
+    clicks.pipe_input_at(s("ad"), s("c90"), 90);
+    clicks.pipe_input_at(s("ad"), s("c110"), 110);
+    clicks.pipe_input_at(s("ad"), s("c111"), 111);
+    assert_eq!(
+        joined(&driver),
+        vec![(s("v100+c90"), 100), (s("v100+c110"), 110)],
+        "±10 joins, 11 does not; timestamp = the larger"
+    );
+    // A second view joins every click in its window: one result per pair.
+    views.pipe_input_at(s("ad"), s("v105"), 105);
+    assert_eq!(joined(&driver), vec![(s("v105+c110"), 110), (s("v105+c111"), 111)]);
+}
+
+#[test]
+fn a_left_join_emits_a_non_match_only_once_the_window_has_closed() {
+    let driver = stream_join("left", JoinWindows::of_time_difference_and_grace(millis(10), millis(5)));
+    let views = driver.input_topic::<String, String>("views");
+    let clicks = driver.input_topic::<String, String>("clicks");
+    views.pipe_input_at(s("a"), s("va"), 100);
+    views.pipe_input_at(s("b"), s("vb"), 100);
+    clicks.pipe_input_at(s("b"), s("cb"), 108);
+    assert_eq!(joined(&driver), vec![(s("vb+cb"), 108)], "no early null result for a");
+    driver.advance_stream_time_to(115);
+    assert!(joined(&driver).is_empty(), "the window of a closes after 100 + 10 + 5");
+    driver.advance_stream_time_to(116);
+    assert_eq!(
+        joined(&driver),
+        vec![(s("va+null"), 100)],
+        "a, once; b matched in time and never comes out as a non-match"
+    );
+    driver.advance_stream_time_to(1_000);
+    assert!(joined(&driver).is_empty());
+}
+
+#[test]
+fn an_outer_join_emits_non_matches_of_both_sides() {
+    let driver = stream_join("outer", JoinWindows::of_time_difference_with_no_grace(millis(10)));
+    let views = driver.input_topic::<String, String>("views");
+    let clicks = driver.input_topic::<String, String>("clicks");
+    views.pipe_input_at(s("a"), s("va"), 100);
+    clicks.pipe_input_at(s("b"), s("cb"), 102);
+    views.pipe_input_at(s("c"), s("vc"), 103);
+    clicks.pipe_input_at(s("c"), s("cc"), 104);
+    assert_eq!(joined(&driver), vec![(s("vc+cc"), 104)]);
+    driver.advance_stream_time_to(200);
+    assert_eq!(
+        joined(&driver),
+        vec![(s("va+null"), 100), (s("null+cb"), 102)],
+        "in time order"
+    );
+}
+
+#[test]
+fn a_stream_stream_join_repartitions_a_side_whose_key_changed() {
+    let builder = StreamsBuilder::new();
+    let views = builder
+        .stream::<String, String>("views-by-user")
+        .select_key(|_, ad| ad.clone()); // user → ad, re-keyed by ad
+    let clicks = builder.stream::<String, String>("clicks-by-ad");
+    views
+        .join_with(
+            &clicks,
+            |ad, user| format!("{ad} clicked by {user}"),
+            JoinWindows::of_time_difference_with_no_grace(millis(10)),
+            StreamJoined::default().with_name("view-click"),
+        )
+        .to("joined");
+    let topology = builder.build().unwrap();
+    let description = topology.describe().to_string();
+    assert!(
+        description.contains("(topic: view-click-left-repartition)"),
+        "{description}"
+    );
+    assert!(
+        !description.contains("view-click-right-repartition"),
+        "the right side kept its key: {description}"
+    );
+    assert_eq!(
+        topology.copartition_groups("app"),
+        vec![vec![s("app-view-click-left-repartition"), s("clicks-by-ad")]]
+    );
+    let driver = TopologyTestDriver::new(topology, StreamsConfig::for_tests("app")).unwrap();
+    driver
+        .input_topic::<String, String>("views-by-user")
+        .pipe_input_at(s("ann"), s("ad-1"), 5);
+    driver
+        .input_topic::<String, String>("clicks-by-ad")
+        .pipe_input_at(s("ad-1"), s("ann"), 7);
+    assert_eq!(joined(&driver), vec![(s("ad-1 clicked by ann"), 7)]);
+    let stores = ["view-click-this-join-store", "view-click-other-join-store"];
+    for store in stores {
+        assert!(description.contains(store), "{store} in {description}");
+    }
 }

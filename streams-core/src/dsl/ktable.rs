@@ -9,6 +9,7 @@ use super::kstream::KStream;
 use super::materialized::Materialized;
 use super::options::{Consumed, Named};
 use crate::error::Error;
+use crate::processor::ops::pass_through::PassThrough;
 use crate::processor::ops::stream_aggregate::{aggregating, counting, reducing};
 use crate::processor::ops::suppress::{Suppress, WindowEnd};
 use crate::processor::ops::table_aggregate::{Adder, Subtractor, TableAggregate};
@@ -17,6 +18,7 @@ use crate::processor::ops::table_group_by::TableGroupBy;
 use crate::processor::ops::table_map_values::TableMapValues;
 use crate::processor::ops::table_materialize::TableMaterialize;
 use crate::processor::ops::table_source::TableSource;
+use crate::processor::ops::table_table_join::{TableJoinKind, TableJoiner, TableTableJoin};
 use crate::processor::ops::table_to_stream::TableToStream;
 use crate::processor::{Change, ChangeSerde, Data, Processor};
 use crate::serde::{DefaultSerde, OptionSerde, SharedSerde};
@@ -187,14 +189,15 @@ impl<K: Data, V: Data> KTable<K, V> {
         )
     }
 
-    /// The store a join reads this table from, and its value serde: its own, or a new one for a
-    /// derived table whose value serde is known. `None` (with the builder failing) otherwise.
-    pub(crate) fn materialize(&self) -> Option<(String, SharedSerde<V>)> {
+    /// This table as a join reads it: itself when it has a store, a materialized copy when its
+    /// value serde is known. `None` (with the builder failing) otherwise.
+    pub(crate) fn materialize(&self) -> Option<(KTable<K, V>, String, SharedSerde<V>)> {
         match (&self.store, &self.value_serde) {
-            (Some(store), Some(serde)) => Some((store.clone(), serde.clone())),
+            (Some(store), Some(serde)) => Some((self.clone(), store.clone(), serde.clone())),
             (None, Some(serde)) => {
                 let table = self.materialized(Materialized::with(self.key_serde.clone(), serde.clone()));
-                table.store.zip(table.value_serde)
+                let store = table.store.clone()?;
+                Some((table, store, serde.clone()))
             }
             (_, None) => {
                 self.building.borrow_mut().fail(Error::Topology(
@@ -205,6 +208,132 @@ impl<K: Data, V: Data> KTable<K, V> {
                 None
             }
         }
+    }
+
+    /// Joins with another table on the key: whenever either side changes, the joined row is
+    /// `joiner(&left, &right)` when both rows exist; when one side is missing, the key is absent
+    /// from the result (a tombstone when it was present). The result's timestamp is the larger of
+    /// the two rows'.
+    ///
+    /// ```
+    /// use streams_core::StreamsConfig;
+    /// use streams_core::dsl::{KTable, StreamsBuilder};
+    /// use streams_core::testing::TopologyTestDriver;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let names: KTable<String, String> = builder.table("user-names");
+    /// let cities: KTable<String, String> = builder.table("user-cities");
+    /// names.join(&cities, |name, city| format!("{name} lives in {city}")).to_stream().to("profiles");
+    /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::for_tests("profiles"))?;
+    /// driver.input_topic::<String, Option<String>>("user-names").pipe_input("u1".into(), Some("Ada".into()));
+    /// driver.input_topic::<String, Option<String>>("user-cities").pipe_input("u1".into(), Some("London".into()));
+    /// let profiles = driver.output_topic::<String, Option<String>>("profiles");
+    /// assert_eq!(profiles.read_value(), Some("Ada lives in London".to_string()));
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn join<V2: Data, VR: Data>(
+        &self,
+        other: &KTable<K, V2>,
+        joiner: impl Fn(&V, &V2) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        let joiner: TableJoiner<K, V, V2, VR> = Arc::new(move |_, left, right| {
+            joiner(
+                left.expect("an inner join has both rows"),
+                right.expect("an inner join has both rows"),
+            )
+        });
+        self.table_join(other, TableJoinKind::Inner, joiner)
+    }
+
+    /// Like [`join`](Self::join), but every left row is in the result, joined with `None` while the
+    /// right row is missing; right rows without a left row are not.
+    pub fn left_join<V2: Data, VR: Data>(
+        &self,
+        other: &KTable<K, V2>,
+        joiner: impl Fn(&V, Option<&V2>) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        let joiner: TableJoiner<K, V, V2, VR> =
+            Arc::new(move |_, left, right| joiner(left.expect("a left join has the left row"), right));
+        self.table_join(other, TableJoinKind::Left, joiner)
+    }
+
+    /// Like [`join`](Self::join), but every key of either table is in the result, with `None` for
+    /// the missing side.
+    pub fn outer_join<V2: Data, VR: Data>(
+        &self,
+        other: &KTable<K, V2>,
+        joiner: impl Fn(Option<&V>, Option<&V2>) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        self.table_join(
+            other,
+            TableJoinKind::Outer,
+            Arc::new(move |_, left, right| joiner(left, right)),
+        )
+    }
+
+    fn table_join<V2: Data, VR: Data>(
+        &self,
+        other: &KTable<K, V2>,
+        kind: TableJoinKind,
+        joiner: TableJoiner<K, V, V2, VR>,
+    ) -> KTable<K, VR> {
+        let key_serde = self.key_serde.clone();
+        let failed = |building: &Shared| KTable::new(building.clone(), None, None, key_serde.clone(), None, None);
+        if !std::rc::Rc::ptr_eq(&self.building, &other.building) {
+            self.building
+                .borrow_mut()
+                .fail(Error::Topology("a join of tables from two different builders".into()));
+            return failed(&self.building);
+        }
+        let (Some((left, left_store, left_serde)), Some((right, right_store, right_serde))) =
+            (self.materialize(), other.materialize())
+        else {
+            return failed(&self.building);
+        };
+        let prefix = match kind {
+            TableJoinKind::Inner => "KTABLE-JOIN",
+            TableJoinKind::Left => "KTABLE-LEFTJOIN",
+            TableJoinKind::Outer => "KTABLE-OUTERJOIN",
+        };
+        let mut building = self.building.borrow_mut();
+        let this_name = building.name(&format!("{prefix}THIS-"), None);
+        let other_name = building.name(&format!("{prefix}OTHER-"), None);
+        let merge_name = building.name("KTABLE-MERGE-", None);
+        let (ks, rs, j) = (key_serde.clone(), right_serde, joiner.clone());
+        let this = left.node.map(|parent| {
+            let store = right_store.clone();
+            building
+                .topology
+                .add_processor_node(&this_name, &[parent], vec![right_store.clone()], move || {
+                    TableTableJoin::left(kind, store.clone(), ks.clone(), rs.clone(), j.clone())
+                })
+        });
+        let this = this.and_then(|added| building.keep(added));
+        let (ks, ls) = (key_serde.clone(), left_serde);
+        let that = right.node.map(|parent| {
+            let store = left_store.clone();
+            building
+                .topology
+                .add_processor_node(&other_name, &[parent], vec![left_store.clone()], move || {
+                    TableTableJoin::right(kind, store.clone(), ks.clone(), ls.clone(), joiner.clone())
+                })
+        });
+        let that = that.and_then(|added| building.keep(added));
+        let merged = match (this, that) {
+            (Some(this), Some(that)) => {
+                building.topology.copartition(&[this, that]);
+                let added = building.topology.add_processor_node::<K, Change<VR>, K, Change<VR>, _>(
+                    &merge_name,
+                    &[this, that],
+                    Vec::new(),
+                    || PassThrough,
+                );
+                building.keep(added)
+            }
+            _ => None,
+        };
+        drop(building);
+        KTable::new(self.building.clone(), merged, None, key_serde, None, None)
     }
 
     /// Adds a table operator after this table's node; the result keeps the key serde and windows.

@@ -36,7 +36,7 @@ mod windowed;
 pub use branched::{Branched, BranchedKStream};
 pub use builder::StreamsBuilder;
 pub use grouped::{Grouped, KGroupedStream};
-pub use join::{GlobalKTable, Joined};
+pub use join::{GlobalKTable, Joined, StreamJoined};
 pub use kstream::KStream;
 pub use ktable::{KGroupedTable, KTable};
 pub use materialized::Materialized;
