@@ -6,49 +6,17 @@ use super::materialized::Materialized;
 use super::windowed::Windowing;
 use crate::processor::Data;
 use crate::processor::ops::stream_aggregate::{StreamAggregate, Updater, aggregating, counting, reducing};
-use crate::serde::{DefaultSerde, SharedSerde};
+use crate::serde::DefaultSerde;
 use crate::state::StoreBuilder;
 
-/// How a stream is grouped: the serdes of the key and value (used if a repartition topic is
-/// needed) and the name of that repartition topic (`<application.id>-<name>-repartition`; by
-/// default the name of the aggregation's store).
-pub struct Grouped<K, V> {
-    pub(crate) key_serde: SharedSerde<K>,
-    pub(crate) value_serde: SharedSerde<V>,
-    pub(crate) name: Option<String>,
-}
-
-impl<K, V> std::fmt::Debug for Grouped<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Grouped")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The default serdes of the key and value types.
-impl<K: DefaultSerde, V: DefaultSerde> Default for Grouped<K, V> {
-    fn default() -> Self {
-        Grouped::with(K::default_serde(), V::default_serde())
-    }
-}
-
-impl<K, V> Grouped<K, V> {
-    /// Grouped with these serdes.
-    pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
-        Grouped {
-            key_serde,
-            value_serde,
-            name: None,
-        }
-    }
-
-    /// Names the repartition topic.
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-}
+super::options::serde_options!(
+    /// How a stream is grouped: the serdes of the key and value (used if a repartition topic is
+    /// needed) and the name of that repartition topic (`<application.id>-<name>-repartition`; by
+    /// default the name of the aggregation's store).
+    Grouped,
+    "Grouped with these serdes.",
+    "Names the repartition topic."
+);
 
 /// A stream grouped by key. Aggregations turn it into a [`KTable`] with one row per key.
 ///
@@ -61,16 +29,6 @@ pub struct KGroupedStream<K, V> {
     pub(crate) stream: KStream<K, V>,
     pub(crate) grouped: Grouped<K, V>,
     pub(crate) repartition: bool,
-}
-
-impl<K, V> Clone for Grouped<K, V> {
-    fn clone(&self) -> Self {
-        Grouped {
-            key_serde: self.key_serde.clone(),
-            value_serde: self.value_serde.clone(),
-            name: self.name.clone(),
-        }
-    }
 }
 
 impl<K, V> Clone for KGroupedStream<K, V> {

@@ -30,46 +30,14 @@ use crate::state::StoreBuilder;
 use crate::time::JoinWindows;
 use crate::topology::GlobalTableDef;
 
-/// Options of a stream-table join: the serdes of the stream's key and value (used if the stream
-/// must be repartitioned first because its key may have changed) and the name of that repartition
-/// topic.
-pub struct Joined<K, V> {
-    pub(crate) key_serde: SharedSerde<K>,
-    pub(crate) value_serde: SharedSerde<V>,
-    pub(crate) name: Option<String>,
-}
-
-impl<K, V> std::fmt::Debug for Joined<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Joined")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The default serdes of the key and value types.
-impl<K: DefaultSerde, V: DefaultSerde> Default for Joined<K, V> {
-    fn default() -> Self {
-        Joined::with(K::default_serde(), V::default_serde())
-    }
-}
-
-impl<K, V> Joined<K, V> {
-    /// Joined with these serdes.
-    pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
-        Joined {
-            key_serde,
-            value_serde,
-            name: None,
-        }
-    }
-
-    /// Names the repartition topic (`<application.id>-<name>-repartition`).
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-}
+super::options::serde_options!(
+    /// Options of a stream-table join: the serdes of the stream's key and value (used if the stream
+    /// must be repartitioned first because its key may have changed) and the name of that
+    /// repartition topic (`<application.id>-<name>-repartition`).
+    Joined,
+    "Joined with these serdes.",
+    "Names the repartition topic."
+);
 
 /// Options of a stream-stream join: the serdes of the key and of both sides' values (for their
 /// window stores, and for repartitioning a side whose key may have changed), a name for the join's

@@ -1,8 +1,6 @@
 //! Small option objects for the DSL's operators, Kafka Streams style: `op(..)` uses defaults,
 //! `op_with(.., Options)` takes these.
 
-use crate::serde::{DefaultSerde, SharedSerde};
-
 /// A name for the node an operator adds (instead of a generated one). Names are what
 /// `describe()` shows, and they keep internal topic and store names stable when the topology changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +20,15 @@ macro_rules! serde_options {
     ($(#[$doc:meta])* $name:ident, $with:literal, $named:literal) => {
         $(#[$doc])*
         pub struct $name<K, V> {
-            pub(crate) key_serde: SharedSerde<K>,
-            pub(crate) value_serde: SharedSerde<V>,
+            pub(crate) key_serde: $crate::serde::SharedSerde<K>,
+            pub(crate) value_serde: $crate::serde::SharedSerde<V>,
             pub(crate) name: Option<String>,
+        }
+
+        impl<K, V> Clone for $name<K, V> {
+            fn clone(&self) -> Self {
+                $name { key_serde: self.key_serde.clone(), value_serde: self.value_serde.clone(), name: self.name.clone() }
+            }
         }
 
         impl<K, V> std::fmt::Debug for $name<K, V> {
@@ -34,7 +38,7 @@ macro_rules! serde_options {
         }
 
         /// The default serdes of the key and value types.
-        impl<K: DefaultSerde, V: DefaultSerde> Default for $name<K, V> {
+        impl<K: $crate::serde::DefaultSerde, V: $crate::serde::DefaultSerde> Default for $name<K, V> {
             fn default() -> Self {
                 $name::with(K::default_serde(), V::default_serde())
             }
@@ -42,7 +46,7 @@ macro_rules! serde_options {
 
         impl<K, V> $name<K, V> {
             #[doc = $with]
-            pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+            pub fn with(key_serde: $crate::serde::SharedSerde<K>, value_serde: $crate::serde::SharedSerde<V>) -> Self {
                 $name { key_serde, value_serde, name: None }
             }
 
@@ -54,6 +58,8 @@ macro_rules! serde_options {
         }
     };
 }
+
+pub(crate) use serde_options;
 
 serde_options!(
     /// How a source topic is read: its serdes, and the source node's name.
