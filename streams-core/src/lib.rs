@@ -17,12 +17,13 @@
 //! # Ok::<(), streams_core::Error>(())
 //! ```
 //!
-//! - [`dsl`]: `StreamsBuilder`, `KStream`, `KGroupedStream`, windowed streams, `KTable`, and the
-//!   option objects (`Consumed`, `Produced`, `Grouped`, `Materialized`, `Named`).
+//! - [`dsl`]: `StreamsBuilder`, `KStream`, `KGroupedStream`, windowed streams, `KTable`,
+//!   `GlobalKTable`, joins, and the option objects (`Consumed`, `Produced`, `Grouped`, `Joined`,
+//!   `StreamJoined`, `Materialized`, `Named`).
 //! - [`processor`]: the Processor API every operator is built on (records, contexts, punctuation,
 //!   store handles).
 //! - [`topology`]: the graph, sub-topologies, internal topic names, `describe()`.
-//! - [`time`]: windows, grace, suppression.
+//! - [`time`]: windows, join windows, grace, suppression.
 //! - [`state`]: store traits, in-memory stores, the encodings persistent stores will share.
 //! - [`serde`]: Kafka-compatible serdes chosen from the types.
 //! - [`runtime`]: running on Kafka; today the at-least-once [`runtime::Pipe`], which the full
