@@ -36,6 +36,21 @@ impl Building {
         self.error.get_or_insert(error);
     }
 
+    /// Names a new node (`<prefix><n>` or `named`) and, when its parent exists, adds it with
+    /// `add(topology, name, parent)`; a failure is kept for `build`. The counter advances either way,
+    /// so generated names do not depend on earlier failures.
+    pub(crate) fn add_after(
+        &mut self,
+        prefix: &str,
+        named: Option<String>,
+        parent: Option<usize>,
+        add: impl FnOnce(&mut Topology, &str, usize) -> Result<usize>,
+    ) -> Option<usize> {
+        let name = self.name(prefix, named);
+        let added = add(&mut self.topology, &name, parent?);
+        self.keep(added)
+    }
+
     /// `Some(node)` as is; on an error, keeps it and gives `None`.
     pub(crate) fn keep(&mut self, added: Result<usize>) -> Option<usize> {
         added.map_err(|error| self.fail(error)).ok()

@@ -27,7 +27,7 @@ use crate::processor::ops::stream_stream_join::{
 use crate::processor::ops::stream_table_join::{StreamTableJoin, StreamTableJoiner, TableKey, TableStore};
 use crate::serde::{DefaultSerde, SharedSerde};
 use crate::state::StoreBuilder;
-use crate::time::JoinWindows;
+use crate::time::{JoinWindows, duration};
 use crate::topology::GlobalTableDef;
 
 super::options::serde_options!(
@@ -459,8 +459,8 @@ impl<K: Data, V: Data> KStream<K, V> {
             let outer_node = state.name("KSTREAM-OUTERSHARED-", None);
             store("outer-shared", &outer_node)
         });
-        let size = std::time::Duration::from_millis(u64::try_from(windows.size_ms()).unwrap_or(0));
-        let retention = size + std::time::Duration::from_millis(u64::try_from(windows.grace_ms()).unwrap_or(0));
+        let size = duration(windows.size_ms());
+        let retention = size + duration(windows.grace_ms());
         let mut stores = vec![left_store.clone(), right_store.clone()];
         let mut declared = vec![
             StoreBuilder::window(&left_store, size, retention).retaining_duplicates(),

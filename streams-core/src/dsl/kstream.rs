@@ -92,16 +92,9 @@ impl<K: Data, V: Data> KStream<K, V> {
         named: Option<Named>,
         add: impl FnOnce(&mut crate::topology::Topology, &str, usize) -> crate::Result<usize>,
     ) -> Option<usize> {
-        let mut building = self.building.borrow_mut();
-        let name = building.name(prefix, named.map(|n| n.0));
-        let parent = self.node?;
-        match add(&mut building.topology, &name, parent) {
-            Ok(node) => Some(node),
-            Err(error) => {
-                building.fail(error);
-                None
-            }
-        }
+        self.building
+            .borrow_mut()
+            .add_after(prefix, named.map(|n| n.0), self.node, add)
     }
 
     /// Keeps the records for which `predicate(key, value)` holds.

@@ -344,16 +344,12 @@ impl<K: Data, V: Data> KTable<K, V> {
         value_serde: Option<SharedSerde<V2>>,
         supplier: impl Fn() -> P + Send + Sync + 'static,
     ) -> KTable<K, V2> {
-        let node = {
-            let mut building = self.building.borrow_mut();
-            let name = building.name(prefix, named.map(|n| n.0));
-            let added = self.node.map(|parent| {
-                building
-                    .topology
-                    .add_processor_node(&name, &[parent], Vec::new(), supplier)
-            });
-            added.and_then(|added| building.keep(added))
-        };
+        let node =
+            self.building
+                .borrow_mut()
+                .add_after(prefix, named.map(|n| n.0), self.node, |topology, name, parent| {
+                    topology.add_processor_node(name, &[parent], Vec::new(), supplier)
+                });
         KTable::new(
             self.building.clone(),
             node,
@@ -396,19 +392,14 @@ impl<K: Data, V: Data> KTable<K, V> {
 
     /// The table's updates as a stream: each update's new value, `None` for a deleted row.
     pub fn to_stream(&self) -> KStream<K, Option<V>> {
-        let node = {
-            let mut building = self.building.borrow_mut();
-            let name = building.name("KTABLE-TOSTREAM-", None);
-            let added = self.node.map(|parent| {
-                building.topology.add_processor_node::<K, Change<V>, K, Option<V>, _>(
-                    &name,
-                    &[parent],
-                    Vec::new(),
-                    || TableToStream,
-                )
-            });
-            added.and_then(|added| building.keep(added))
-        };
+        let node =
+            self.building
+                .borrow_mut()
+                .add_after("KTABLE-TOSTREAM-", None, self.node, |topology, name, parent| {
+                    topology.add_processor_node::<K, Change<V>, K, Option<V>, _>(name, &[parent], Vec::new(), || {
+                        TableToStream
+                    })
+                });
         KStream::new(self.building.clone(), node, false)
     }
 
@@ -469,19 +460,14 @@ impl<K: Data, V: Data> KTable<K, V> {
         V2: Data,
     {
         let selector = Arc::new(selector);
-        let node = {
-            let mut building = self.building.borrow_mut();
-            let name = building.name("KTABLE-SELECT-", None);
-            let added = self.node.map(|parent| {
-                building.topology.add_processor_node::<K, Change<V>, K2, Change<V2>, _>(
-                    &name,
-                    &[parent],
-                    Vec::new(),
-                    move || TableGroupBy(selector.clone()),
-                )
+        let node = self
+            .building
+            .borrow_mut()
+            .add_after("KTABLE-SELECT-", None, self.node, |topology, name, parent| {
+                topology.add_processor_node::<K, Change<V>, K2, Change<V2>, _>(name, &[parent], Vec::new(), move || {
+                    TableGroupBy(selector.clone())
+                })
             });
-            added.and_then(|added| building.keep(added))
-        };
         KGroupedTable {
             building: self.building.clone(),
             node,

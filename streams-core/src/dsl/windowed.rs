@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::builder::Shared;
 use super::grouped::KGroupedStream;
 use super::ktable::{KTable, TableWindow};
 use super::materialized::Materialized;
@@ -13,7 +14,7 @@ use crate::processor::ops::suppress::WindowEnd;
 use crate::processor::ops::window_aggregate::TimeWindowAggregate;
 use crate::serde::{DefaultSerde, SharedSerde};
 use crate::state::StoreBuilder;
-use crate::time::{SessionWindows, SlidingWindows, TimeWindows, Windowed, ms};
+use crate::time::{SessionWindows, SlidingWindows, TimeWindows, Windowed, duration, ms};
 
 /// A kind of windows a grouped stream can be aggregated over; [`KGroupedStream::windowed_by`]
 /// takes any of them and gives the matching windowed stream.
@@ -157,17 +158,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         let building = self.grouped.stream.building.clone();
         let retention = match window_retention(&store, materialized.retention, minimum_retention) {
             Ok(retention) => retention,
-            Err(error) => {
-                building.borrow_mut().fail(error);
-                return KTable::new(
-                    building,
-                    None,
-                    Some(store),
-                    windowed_serde(&materialized.key_serde),
-                    Some(materialized.value_serde),
-                    None,
-                );
-            }
+            Err(error) => return unbuilt(&building, error, store, materialized),
         };
         let source = self.grouped.source(&store);
         let spec = StoreBuilder::window(&store, duration(size_ms), duration(retention)).timestamped();
@@ -302,17 +293,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         let building = self.grouped.stream.building.clone();
         let retention = match window_retention(&store, materialized.retention, hold_ms) {
             Ok(retention) => retention,
-            Err(error) => {
-                building.borrow_mut().fail(error);
-                return KTable::new(
-                    building,
-                    None,
-                    Some(store),
-                    windowed_serde(&materialized.key_serde),
-                    Some(materialized.value_serde),
-                    None,
-                );
-            }
+            Err(error) => return unbuilt(&building, error, store, materialized),
         };
         let source = self.grouped.source(&store);
         let spec = StoreBuilder::session(&store, duration(retention));
@@ -348,8 +329,24 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
     }
 }
 
-fn duration(ms: i64) -> std::time::Duration {
-    std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+/// The table of a windowed aggregation that could not be added: the builder keeps `error` for
+/// `build`.
+fn unbuilt<K: Data, VA: Data>(
+    building: &Shared,
+    error: crate::Error,
+    store: String,
+    materialized: Materialized<K, VA>,
+) -> KTable<Windowed<K>, VA> {
+    building.borrow_mut().fail(error);
+    let key_serde = windowed_serde(&materialized.key_serde);
+    KTable::new(
+        building.clone(),
+        None,
+        Some(store),
+        key_serde,
+        Some(materialized.value_serde),
+        None,
+    )
 }
 
 /// The serde of windowed keys over `key_serde`: the default `Windowed<K>` layout.

@@ -69,6 +69,11 @@ pub fn hours(n: u64) -> Duration {
     Duration::from_secs(n * 3600)
 }
 
+/// A duration of `ms` milliseconds (0 for a negative count).
+pub(crate) fn duration(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 /// Milliseconds in a duration, saturating at `i64::MAX`.
 pub(crate) fn ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
