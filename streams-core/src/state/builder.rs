@@ -1,10 +1,16 @@
 //! [`StoreBuilder`]: how a topology declares a store, and how a task makes one.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use super::StoreResult;
+use super::caching::{CacheBudget, CachingKeyValueStore, CachingSessionStore, CachingWindowStore};
+use super::logging::{
+    ChangeLoggingKeyValueStore, ChangeLoggingSessionStore, ChangeLoggingWindowStore, ChangelogContext,
+};
 use super::memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
+use super::rocksdb::{RocksDbKeyValueStore, RocksDbMemory, RocksDbSessionStore, RocksDbWindowStore};
 use super::traits::{KeyValueBytesStore, SessionBytesStore, WindowBytesStore};
 use crate::time::ms;
 
@@ -47,6 +53,16 @@ pub struct StoreBuilder {
     logged: bool,
     cached: bool,
     timestamped: bool,
+    persistent: bool,
+}
+
+/// What the runtime builds a task's store stack with: where persistent stores live, the shared
+/// RocksDB memory and write cache, and the store's changelog (`None` when not logged).
+pub(crate) struct StoreEnv<'a> {
+    pub(crate) dir: Option<&'a Path>,
+    pub(crate) rocksdb: &'a RocksDbMemory,
+    pub(crate) cache: &'a CacheBudget,
+    pub(crate) changelog: Option<ChangelogContext>,
 }
 
 /// A store instance of a task.
@@ -75,6 +91,15 @@ impl StoreInstance {
         }
     }
 
+    /// Applies changelog records (keys in the changelog layout) straight to the store.
+    pub(crate) fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
+        match self {
+            StoreInstance::KeyValue(s) => s.restore_batch(batch),
+            StoreInstance::Window(s) => s.restore_batch(batch),
+            StoreInstance::Session(s) => s.restore_batch(batch),
+        }
+    }
+
     pub(crate) fn close(&mut self) -> StoreResult<()> {
         match self {
             StoreInstance::KeyValue(s) => s.close(),
@@ -93,6 +118,7 @@ impl StoreBuilder {
             logged: true,
             cached: false,
             timestamped: false,
+            persistent: true,
         }
     }
 
@@ -109,6 +135,7 @@ impl StoreBuilder {
             logged: true,
             cached: false,
             timestamped: false,
+            persistent: true,
         }
     }
 
@@ -122,6 +149,7 @@ impl StoreBuilder {
             logged: true,
             cached: false,
             timestamped: false,
+            persistent: true,
         }
     }
 
@@ -144,6 +172,19 @@ impl StoreBuilder {
     pub fn with_caching(mut self, cached: bool) -> Self {
         self.cached = cached;
         self
+    }
+
+    /// Kept in memory instead of RocksDB (Kafka's `Stores.inMemory*`): faster, bounded by the
+    /// heap, and restored in full from its changelog whenever its task starts, since nothing of it
+    /// survives the process.
+    pub fn in_memory(mut self) -> Self {
+        self.persistent = false;
+        self
+    }
+
+    /// Whether the runtime keeps it in RocksDB (the default) rather than in memory.
+    pub fn is_persistent(&self) -> bool {
+        self.persistent
     }
 
     /// Whether it has a write cache.
@@ -183,7 +224,82 @@ impl StoreBuilder {
         format!("{application_id}-{}-changelog", self.name)
     }
 
-    /// A fresh in-memory instance (the RocksDB ones come with the durable-state work).
+    /// The runtime's store stack: RocksDB (or memory), then change-logging when logged, then the
+    /// write cache when cached and the budget is not zero (never for a window store of duplicates,
+    /// as in Kafka Streams).
+    pub(crate) fn build_stack(&self, env: StoreEnv<'_>) -> StoreResult<StoreInstance> {
+        let bytes = match (self.persistent, env.dir) {
+            (true, Some(dir)) => self.open_rocksdb(dir, env.rocksdb)?,
+            _ => self.build()?,
+        };
+        let logged = match (bytes, env.changelog) {
+            (store, None) => store,
+            (StoreInstance::KeyValue(s), Some(log)) => {
+                StoreInstance::KeyValue(Box::new(ChangeLoggingKeyValueStore::new(s, log)))
+            }
+            (StoreInstance::Window(s), Some(log)) => {
+                let duplicates = matches!(
+                    self.kind,
+                    StoreKind::Window {
+                        retain_duplicates: true,
+                        ..
+                    }
+                );
+                StoreInstance::Window(Box::new(ChangeLoggingWindowStore::new(s, log, duplicates)))
+            }
+            (StoreInstance::Session(s), Some(log)) => {
+                StoreInstance::Session(Box::new(ChangeLoggingSessionStore::new(s, log)))
+            }
+        };
+        if !self.cached || env.cache.max_bytes() == 0 {
+            return Ok(logged);
+        }
+        Ok(match logged {
+            StoreInstance::KeyValue(s) => {
+                StoreInstance::KeyValue(Box::new(CachingKeyValueStore::new(s, env.cache.clone())))
+            }
+            StoreInstance::Window(s) => match self.kind {
+                StoreKind::Window {
+                    retain_duplicates: true,
+                    ..
+                } => StoreInstance::Window(s),
+                _ => StoreInstance::Window(Box::new(CachingWindowStore::new(s, env.cache.clone(), false)?)),
+            },
+            StoreInstance::Session(s) => {
+                StoreInstance::Session(Box::new(CachingSessionStore::new(s, env.cache.clone())))
+            }
+        })
+    }
+
+    fn open_rocksdb(&self, dir: &Path, memory: &RocksDbMemory) -> StoreResult<StoreInstance> {
+        let path = dir.join(&self.name);
+        Ok(match self.kind {
+            StoreKind::KeyValue => {
+                StoreInstance::KeyValue(Box::new(RocksDbKeyValueStore::open(&self.name, &path, memory)?))
+            }
+            StoreKind::Window {
+                window_size_ms,
+                retention_ms,
+                retain_duplicates,
+            } => StoreInstance::Window(Box::new(RocksDbWindowStore::open(
+                &self.name,
+                &path,
+                memory,
+                retention_ms,
+                window_size_ms,
+                retain_duplicates,
+            )?)),
+            StoreKind::Session { retention_ms } => StoreInstance::Session(Box::new(RocksDbSessionStore::open(
+                &self.name,
+                &path,
+                memory,
+                retention_ms,
+            )?)),
+        })
+    }
+
+    /// A fresh in-memory instance: what the test driver runs with, and the runtime for stores
+    /// declared [`in_memory`](Self::in_memory).
     pub(crate) fn build(&self) -> StoreResult<StoreInstance> {
         Ok(match self.kind {
             StoreKind::KeyValue => StoreInstance::KeyValue(Box::new(InMemoryKeyValueStore::new(&self.name))),

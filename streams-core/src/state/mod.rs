@@ -49,13 +49,23 @@
 //! integer serdes do not, for negative numbers).
 
 mod builder;
+pub mod caching;
+pub mod checkpoint;
+pub mod directory;
 pub mod encoding;
+pub mod logging;
 pub mod memory;
+pub mod rocksdb;
 pub mod traits;
 mod typed;
 
-pub(crate) use builder::StoreInstance;
+pub use self::rocksdb::{
+    DEFAULT_ROCKSDB_MEMORY_BYTES, RocksDbConfigSetter, RocksDbKeyValueStore, RocksDbMemory, RocksDbSessionStore,
+    RocksDbWindowStore,
+};
 pub use builder::{StoreBuilder, StoreKind};
+pub(crate) use builder::{StoreEnv, StoreInstance};
+pub use caching::{CacheBudget, CachingKeyValueStore, CachingSessionStore, CachingWindowStore};
 pub use encoding::DecodeError;
 pub use memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
 pub use traits::{

@@ -19,6 +19,7 @@ use std::any::Any;
 use std::fmt;
 
 use super::StoreResult;
+use super::encoding::{decode_session_key, decode_window_key};
 
 /// A key and a value, as key-value stores return them.
 pub type KeyValueEntry = (Vec<u8>, Vec<u8>);
@@ -81,6 +82,20 @@ pub trait KeyValueBytesStore: StateStore {
     /// An estimate of the number of entries (exact in memory; RocksDB's estimate otherwise). Zero
     /// once the store is closed.
     fn approximate_num_entries(&self) -> u64;
+
+    /// Applies changelog records, in order, as [`put`](Self::put)s: each is (key, value) with
+    /// `None` a tombstone. Restoring writes straight into this store: it bypasses the caches and
+    /// changelogs of the layers above (a decorator should hand the batch down, unchanged, to the
+    /// store it wraps).
+    ///
+    /// The default calls `put` once per record; a persistent store overrides it to write the
+    /// whole batch at once.
+    fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
+        for (key, value) in batch {
+            self.put(key, value.as_deref())?;
+        }
+        Ok(())
+    }
 }
 
 /// Values of fixed-size time windows, keyed by (key bytes, window start in ms) (Kafka's
@@ -135,6 +150,25 @@ pub trait WindowBytesStore: StateStore {
     /// How many puts were dropped because their window had expired (Kafka's dropped-records
     /// metric).
     fn expired_puts(&self) -> u64;
+
+    /// Applies changelog records, in order, as [`put`](Self::put)s: each is (key, value) with the
+    /// key in the changelog layout, `encode_window_key(key, start, seqnum)`
+    /// ([`encode_window_key`](super::encoding::encode_window_key)), and `None` a tombstone. As a
+    /// put, a record advances observed stream time, an expired one is dropped and counted, and in a
+    /// store retaining duplicates a value appends (with the store's own sequence number) while a
+    /// tombstone deletes nothing. Restoring writes straight into this store: it bypasses the caches
+    /// and changelogs of the layers above.
+    ///
+    /// Fails with `StoreError::Corrupt` on a key shorter than the window suffix. The default
+    /// decodes and puts one record at a time (the records before a corrupt key stay applied); a
+    /// persistent store overrides it to write the whole batch at once.
+    fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
+        for (stored, value) in batch {
+            let decoded = decode_window_key(stored).map_err(|e| e.in_store(self.name()))?;
+            self.put(decoded.key, value.as_deref(), decoded.window_start)?;
+        }
+        Ok(())
+    }
 }
 
 /// Aggregates of session windows, keyed by (key bytes, [`SessionWindow`]) (Kafka's
@@ -180,6 +214,24 @@ pub trait SessionBytesStore: StateStore {
 
     /// How many puts were dropped because their session had expired.
     fn expired_puts(&self) -> u64;
+
+    /// Applies changelog records, in order, as [`put`](Self::put)s: each is (key, value) with the
+    /// key in the changelog layout, `encode_session_key(key, window)`
+    /// ([`encode_session_key`](super::encoding::encode_session_key)), and `None` a tombstone. As a
+    /// put, a record advances observed stream time, and an expired one is dropped and counted.
+    /// Restoring writes straight into this store: it bypasses the caches and changelogs of the
+    /// layers above.
+    ///
+    /// Fails with `StoreError::Corrupt` on a key that does not decode (too short, or not a valid
+    /// session). The default decodes and puts one record at a time (the records before a corrupt
+    /// key stay applied); a persistent store overrides it to write the whole batch at once.
+    fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
+        for (stored, value) in batch {
+            let decoded = decode_session_key(stored).map_err(|e| e.in_store(self.name()))?;
+            self.put(decoded.key, decoded.window, value.as_deref())?;
+        }
+        Ok(())
+    }
 }
 
 /// A session: the times (ms) of its first and last record, both inclusive. A session of one record
@@ -239,6 +291,75 @@ mod tests {
         assert_eq!(SessionWindow::new(6, 5), Err(InvalidSessionWindow { start: 6, end: 5 }));
         assert!(SessionWindow::new(-1, 5).is_err());
         assert!(!SessionWindow { start: 3, end: 2 }.is_valid());
+    }
+
+    #[test]
+    fn the_default_restore_of_a_key_value_store_puts_in_order() {
+        use crate::state::InMemoryKeyValueStore;
+        let mut store = InMemoryKeyValueStore::new("kv");
+        store.put(b"a", Some(b"0")).unwrap();
+        let batch = vec![
+            (b"a".to_vec(), None),
+            (b"b".to_vec(), Some(b"1".to_vec())),
+            (b"b".to_vec(), Some(b"2".to_vec())),
+        ];
+        store.restore_batch(&batch).unwrap();
+        assert_eq!(store.all().unwrap(), vec![(b"b".to_vec(), b"2".to_vec())]);
+    }
+
+    #[test]
+    fn the_default_restore_of_a_window_store_decodes_keys_and_follows_put() {
+        use crate::state::InMemoryWindowStore;
+        use crate::state::encoding::encode_window_key;
+        let mut store = InMemoryWindowStore::new("w", 10, 0, false).unwrap();
+        let batch = vec![
+            (encode_window_key(b"k", 5, 7), Some(b"v".to_vec())),
+            (encode_window_key(b"j", 6, 0), Some(b"x".to_vec())),
+            (encode_window_key(b"j", 6, 0), None),
+            (encode_window_key(b"k", 20, 0), Some(b"late".to_vec())),
+            (encode_window_key(b"k", 9, 0), Some(b"expired".to_vec())),
+        ];
+        store.restore_batch(&batch).unwrap();
+        assert_eq!(store.all().unwrap(), vec![(b"k".to_vec(), 20, b"late".to_vec())]);
+        assert_eq!(store.expired_puts(), 1);
+
+        let mut duplicates = InMemoryWindowStore::new("w", 10, 0, true).unwrap();
+        let batch = vec![
+            (encode_window_key(b"k", 5, 9), Some(b"1".to_vec())),
+            (encode_window_key(b"k", 5, 9), Some(b"2".to_vec())),
+            (encode_window_key(b"k", 5, 9), None),
+        ];
+        duplicates.restore_batch(&batch).unwrap();
+        assert_eq!(
+            duplicates.fetch_range(b"k", 0, 10).unwrap(),
+            vec![(5, b"1".to_vec()), (5, b"2".to_vec())]
+        );
+
+        let error = store.restore_batch(&[(b"short".to_vec(), None)]).unwrap_err();
+        assert!(
+            matches!(&error, crate::state::StoreError::Corrupt { store, .. } if store == "w"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_default_restore_of_a_session_store_decodes_keys_and_follows_put() {
+        use crate::state::InMemorySessionStore;
+        use crate::state::encoding::encode_session_key;
+        let w = |start, end| SessionWindow::new(start, end).unwrap();
+        let mut store = InMemorySessionStore::new("s", 100).unwrap();
+        let batch = vec![
+            (encode_session_key(b"k", w(0, 5)), Some(b"a".to_vec())),
+            (encode_session_key(b"k", w(0, 5)), None),
+            (encode_session_key(b"k", w(3, 9)), Some(b"b".to_vec())),
+        ];
+        store.restore_batch(&batch).unwrap();
+        assert_eq!(store.fetch_key(b"k").unwrap(), vec![(w(3, 9), b"b".to_vec())]);
+        let mut bad = b"k".to_vec();
+        bad.extend_from_slice(&1i64.to_be_bytes());
+        bad.extend_from_slice(&2i64.to_be_bytes());
+        assert!(store.restore_batch(&[(bad, Some(b"v".to_vec()))]).is_err());
+        assert!(store.restore_batch(&[(b"k".to_vec(), None)]).is_err());
     }
 
     #[test]
