@@ -10,9 +10,10 @@ use crate::state::StoreBuilder;
 /// `<application.id>-<name>-changelog`), its serdes, and for windowed stores how long windows are
 /// kept.
 ///
-/// Caching and logging are recorded for the Kafka runtime: with caching on (the default) it may
-/// coalesce a key's updates between commits; the test driver behaves as if committing after every
-/// record, so its output is the same either way.
+/// By default the store is persistent (RocksDB), logged to its changelog topic, and cached: the
+/// Kafka runtime's write cache coalesces a key's updates between commits and forwards only the
+/// latest (see docs/state.md). The test driver keeps every store in memory and behaves as if
+/// committing after every record, so its output is the same either way.
 ///
 /// ```
 /// use streams_core::dsl::Materialized;
@@ -27,6 +28,7 @@ pub struct Materialized<K, V> {
     pub(crate) retention: Option<Duration>,
     pub(crate) caching: bool,
     pub(crate) logging: bool,
+    pub(crate) in_memory: bool,
 }
 
 impl<K, V> fmt::Debug for Materialized<K, V> {
@@ -36,6 +38,7 @@ impl<K, V> fmt::Debug for Materialized<K, V> {
             .field("retention", &self.retention)
             .field("caching", &self.caching)
             .field("logging", &self.logging)
+            .field("in_memory", &self.in_memory)
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +67,7 @@ impl<K, V> Materialized<K, V> {
             retention: None,
             caching: true,
             logging: true,
+            in_memory: false,
         }
     }
 
@@ -92,9 +96,17 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
-    /// `store` with this caching and logging.
+    /// Kept in memory rather than RocksDB (Kafka's `Stores.inMemory*` suppliers): restored in full
+    /// from its changelog whenever its task starts.
+    pub fn in_memory(mut self) -> Self {
+        self.in_memory = true;
+        self
+    }
+
+    /// `store` with this caching, logging and storage.
     pub(crate) fn configure(&self, store: StoreBuilder) -> StoreBuilder {
         let store = store.with_caching(self.caching);
+        let store = if self.in_memory { store.in_memory() } else { store };
         if self.logging { store } else { store.without_logging() }
     }
 }

@@ -33,11 +33,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::Data;
 use super::context::ProcessorContext;
+use super::{Change, Data, Record};
 use crate::error::{Error, Result};
 use crate::serde::{DefaultSerde, SharedSerde};
-use crate::state::{KeyValueStore, SessionStore, StoreInstance, StoreKind, StoreSerdes, WindowStore};
+use crate::state::encoding::{encode_session_key, encode_window_key};
+use crate::state::{KeyValueStore, SessionStore, SessionWindow, StoreInstance, StoreKind, StoreSerdes, WindowStore};
 
 macro_rules! handle {
     ($(#[$doc:meta])* $handle:ident) => {
@@ -225,5 +226,49 @@ impl<KOut: Data, VOut: Data> ProcessorContext<'_, KOut, VOut> {
     /// Streams' `dropped-records` metric.
     pub fn record_dropped(&mut self) {
         self.task.record_dropped();
+    }
+}
+
+impl<KOut: Data, V: Data> ProcessorContext<'_, KOut, Change<V>> {
+    /// Forwards `record`, the change it made to `key` in a key-value store: at once without a write
+    /// cache; with one, when the cache writes the key down (eviction or commit), coalesced with the
+    /// key's earlier changes (Kafka Streams' cache flush listener).
+    pub(crate) fn forward_key_value_change<K: 'static, VS: 'static>(
+        &mut self,
+        handle: &KeyValueStoreHandle<K, VS>,
+        key: &K,
+        record: Record<KOut, Change<V>>,
+    ) -> Result<()> {
+        let serdes = &handle.serdes;
+        self.task
+            .forward_change(self.node, handle.index, || serdes.key(key).unwrap_or_default(), record)
+    }
+
+    /// [`forward_key_value_change`](Self::forward_key_value_change) for the window of `key` starting
+    /// at `window_start` in a window store.
+    pub(crate) fn forward_window_change<K: 'static, VS: 'static>(
+        &mut self,
+        handle: &WindowStoreHandle<K, VS>,
+        key: &K,
+        window_start: i64,
+        record: Record<KOut, Change<V>>,
+    ) -> Result<()> {
+        let serdes = &handle.serdes;
+        let cache_key = || encode_window_key(&serdes.key(key).unwrap_or_default(), window_start, 0);
+        self.task.forward_change(self.node, handle.index, cache_key, record)
+    }
+
+    /// [`forward_key_value_change`](Self::forward_key_value_change) for the session `window` of `key`
+    /// in a session store.
+    pub(crate) fn forward_session_change<K: 'static, VS: 'static>(
+        &mut self,
+        handle: &SessionStoreHandle<K, VS>,
+        key: &K,
+        window: SessionWindow,
+        record: Record<KOut, Change<V>>,
+    ) -> Result<()> {
+        let serdes = &handle.serdes;
+        let cache_key = || encode_session_key(&serdes.key(key).unwrap_or_default(), window);
+        self.task.forward_change(self.node, handle.index, cache_key, record)
     }
 }

@@ -12,6 +12,8 @@ use super::node::Node;
 use super::record::Record;
 use crate::error::{Error, Result};
 use crate::runtime::RawRecord;
+use crate::state::caching::{CachingKeyValueStore, CachingSessionStore, CachingWindowStore};
+use crate::state::logging::RecordClock;
 use crate::state::{StoreBuilder, StoreInstance};
 use crate::topology::{SubTopology, Topology};
 
@@ -42,6 +44,19 @@ pub(crate) trait RecordCollector {
     fn send(&mut self, topic: &str, record: RawRecord) -> Result<()>;
 }
 
+/// Makes a task's store from its declaration: in memory under the test driver; the whole decorator
+/// stack (RocksDB, change-logging, caching) under the runtime. The clock is the task's
+/// [`RecordClock`], for change-logging layers.
+pub(crate) type StoreFactory<'a> = dyn FnMut(&StoreBuilder, &RecordClock) -> Result<StoreInstance> + 'a;
+
+/// A change an operator forwards only when its store's write cache lets go of the key: the latest
+/// update of the key since the cache last flushed it, with the old value from before that.
+struct PendingForward {
+    node: usize,
+    record: Box<dyn Any>,
+    forward: fn(&mut Task, usize, Box<dyn Any>) -> Result<()>,
+}
+
 struct Punctuation {
     id: PunctuatorId,
     node: usize,
@@ -67,6 +82,9 @@ pub(crate) struct Task {
     /// Per local node, the indices of the stores it may use.
     node_stores: Vec<Vec<usize>>,
     globals: Vec<GlobalStore>,
+    /// Per store, the changes waiting for the store's cache to flush their key (cached stores only).
+    pending: Vec<HashMap<Vec<u8>, PendingForward>>,
+    clock: RecordClock,
     dropped_records: u64,
     collector: Box<dyn RecordCollector>,
     record: Option<RecordMetadata>,
@@ -78,6 +96,8 @@ pub(crate) struct Task {
 
 impl Task {
     /// Instantiates the nodes of `subtopology` for `partition`, and initialises them.
+    // Each argument is one thing the driver and the runtime provide differently.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         topology: &Topology,
         subtopology: &SubTopology,
@@ -86,6 +106,7 @@ impl Task {
         collector: Box<dyn RecordCollector>,
         wall_clock: i64,
         globals: &[GlobalStore],
+        make_store: &mut StoreFactory<'_>,
     ) -> Result<Task> {
         let local: HashMap<usize, usize> = subtopology.nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
         let mut task = Task {
@@ -102,6 +123,8 @@ impl Task {
             store_specs: Vec::new(),
             node_stores: Vec::new(),
             globals: globals.to_vec(),
+            pending: Vec::new(),
+            clock: RecordClock::default(),
             dropped_records: 0,
             collector,
             record: None,
@@ -125,8 +148,9 @@ impl Task {
                     Some(index) => index,
                     None => {
                         let spec = topology.store(name).expect("connected stores are declared").clone();
-                        task.stores.push(spec.build()?);
+                        task.stores.push(make_store(&spec, &task.clock)?);
                         task.store_specs.push(spec);
+                        task.pending.push(HashMap::new());
                         task.stores.len() - 1
                     }
                 };
@@ -156,23 +180,62 @@ impl Task {
             partition,
             offset,
         });
+        if let Some(timestamp) = record.timestamp {
+            self.clock.set(timestamp);
+        }
         let result = self.call(source, &mut Some(record));
         self.record = None;
         result?;
+        self.forward_cache_evictions()?;
         self.punctuate_stream_time()
+    }
+
+    /// Flushes every store's write cache, forwarding the latest change of each key it held, then
+    /// every store's storage (RocksDB memtables to disk). Called before the task's offsets are
+    /// committed, so what the commit covers has been forwarded and made durable.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        loop {
+            let before: usize = self.pending.iter().map(HashMap::len).sum();
+            for index in 0..self.stores.len() {
+                self.stores[index].flush()?;
+                self.forward_flushed(index)?;
+            }
+            // Forwarding may have filled caches of earlier stores again: another pass, while it helps.
+            let after: usize = self.pending.iter().map(HashMap::len).sum();
+            if after == 0 || after >= before {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies a batch of changelog records to the store `name`, bypassing its cache and its own
+    /// changelog (restoration).
+    pub(crate) fn restore(&mut self, name: &str, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        let (index, _) = self
+            .find_store(name)
+            .ok_or_else(|| Error::Topology(format!("task {} has no store {name}", self.id)))?;
+        self.stores[index].restore_batch(batch).map_err(Error::from)
+    }
+
+    /// The store at `index`, for reading (interactive queries).
+    pub(crate) fn store(&self, index: usize) -> &StoreInstance {
+        &self.stores[index]
     }
 
     /// Sets the wall clock and fires due wall-clock punctuations.
     pub(crate) fn advance_wall_clock(&mut self, now: i64) -> Result<()> {
         self.wall_clock = self.wall_clock.max(now);
-        self.punctuate(PunctuationType::WallClockTime, self.wall_clock)
+        self.clock.set(self.wall_clock);
+        self.punctuate(PunctuationType::WallClockTime, self.wall_clock)?;
+        self.forward_cache_evictions()
     }
 
     /// Moves stream time forward to `time` (never back) as if a record with that timestamp had been
     /// read, and fires due stream-time punctuations.
     pub(crate) fn advance_stream_time(&mut self, time: i64) -> Result<()> {
         self.observe_timestamp(time);
-        self.punctuate_stream_time()
+        self.punctuate_stream_time()?;
+        self.forward_cache_evictions()
     }
 
     /// Closes every node, then every store; the first error is returned after all were closed.
@@ -279,6 +342,48 @@ impl Task {
         self.call(target, &mut Some(record))
     }
 
+    /// Forwards `record`, a change of the store `store`'s entry `cache_key`, from `from`: at once when
+    /// the store has no write cache; otherwise when the cache writes the key down (eviction or
+    /// commit), coalesced with the key's earlier pending change (the latest new value, the first old
+    /// value). A change from nothing to nothing is then not forwarded at all.
+    pub(crate) fn forward_change<K: Data, V: Data>(
+        &mut self,
+        from: usize,
+        store: usize,
+        cache_key: impl FnOnce() -> Vec<u8>,
+        mut record: Record<K, crate::processor::Change<V>>,
+    ) -> Result<()> {
+        if !self.is_cached(store) {
+            return self.forward(from, record);
+        }
+        let key = cache_key();
+        if let Some(earlier) = self.pending[store].remove(&key) {
+            let earlier = earlier
+                .record
+                .downcast::<Record<K, crate::processor::Change<V>>>()
+                .expect("one store's pending changes have one type");
+            record.value.old = earlier.value.old;
+        }
+        fn forward_boxed<K: Data, V: Data>(task: &mut Task, node: usize, record: Box<dyn Any>) -> Result<()> {
+            let record = *record
+                .downcast::<Record<K, crate::processor::Change<V>>>()
+                .expect("one store's pending changes have one type");
+            if record.value.new.is_none() && record.value.old.is_none() {
+                return Ok(());
+            }
+            task.forward(node, record)
+        }
+        self.pending[store].insert(
+            key,
+            PendingForward {
+                node: from,
+                record: Box::new(record),
+                forward: forward_boxed::<K, V>,
+            },
+        );
+        Ok(())
+    }
+
     pub(crate) fn record_metadata(&self) -> Option<&RecordMetadata> {
         self.record.as_ref()
     }
@@ -325,6 +430,65 @@ impl Task {
     }
 
     // --- internals ----------------------------------------------------------------------------
+
+    /// Whether the store at `index` has a write cache.
+    fn is_cached(&self, index: usize) -> bool {
+        match &self.stores[index] {
+            StoreInstance::KeyValue(s) => s.as_any().is::<CachingKeyValueStore>(),
+            StoreInstance::Window(s) => s.as_any().is::<CachingWindowStore>(),
+            StoreInstance::Session(s) => s.as_any().is::<CachingSessionStore>(),
+        }
+    }
+
+    /// The keys the store's cache wrote down since last asked (none for an uncached store).
+    fn take_flushed(&mut self, index: usize) -> Vec<Vec<u8>> {
+        match &mut self.stores[index] {
+            StoreInstance::KeyValue(s) => s
+                .as_any_mut()
+                .downcast_mut::<CachingKeyValueStore>()
+                .map(CachingKeyValueStore::take_flushed),
+            StoreInstance::Window(s) => s
+                .as_any_mut()
+                .downcast_mut::<CachingWindowStore>()
+                .map(CachingWindowStore::take_flushed),
+            StoreInstance::Session(s) => s
+                .as_any_mut()
+                .downcast_mut::<CachingSessionStore>()
+                .map(CachingSessionStore::take_flushed),
+        }
+        .unwrap_or_default()
+    }
+
+    /// Forwards the pending changes of the keys the store at `index` wrote down, in the order the
+    /// cache wrote them.
+    fn forward_flushed(&mut self, index: usize) -> Result<()> {
+        for key in self.take_flushed(index) {
+            if let Some(pending) = self.pending[index].remove(&key) {
+                (pending.forward)(self, pending.node, pending.record)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forwards what caches evicted while a record or a punctuation was processed (and whatever
+    /// that forwarding evicted in turn).
+    fn forward_cache_evictions(&mut self) -> Result<()> {
+        loop {
+            let mut forwarded = false;
+            for index in 0..self.stores.len() {
+                let keys = self.take_flushed(index);
+                for key in keys {
+                    if let Some(pending) = self.pending[index].remove(&key) {
+                        (pending.forward)(self, pending.node, pending.record)?;
+                        forwarded = true;
+                    }
+                }
+            }
+            if !forwarded {
+                return Ok(());
+            }
+        }
+    }
 
     /// Runs a node with the task at hand; the node is out of the graph meanwhile (topologies are
     /// acyclic, so it is never re-entered).
@@ -387,3 +551,6 @@ impl Task {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -63,7 +63,7 @@ impl<K, V> Clone for StoreSerdes<K, V> {
 }
 
 impl<K: 'static, V: 'static> StoreSerdes<K, V> {
-    fn key(&self, key: &K) -> Result<Vec<u8>> {
+    pub(crate) fn key(&self, key: &K) -> Result<Vec<u8>> {
         self.key
             .serialize(&self.topic, key)
             .map_err(|e| Error::processing(format!("serializing a key for store {}: {e}", self.topic)))?

@@ -127,6 +127,8 @@ impl TopologyTestDriver {
                 collector,
                 initial_wall_clock_ms,
                 &global_stores,
+                // In memory, without caches or changelogs: the driver commits after every record.
+                &mut |spec, _clock| Ok(spec.build()?),
             )?;
             for topic in task.source_topics() {
                 readers.insert(topic.to_string(), tasks.len());

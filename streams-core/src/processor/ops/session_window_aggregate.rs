@@ -132,14 +132,20 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>> for Se
             ctx.record_dropped();
             return Ok(());
         };
+        let handle = self.handle.as_ref().expect("init ran");
         for (key, change) in forwards {
             let timestamp = key.window.end;
-            ctx.forward(Record {
+            let session = SessionWindow {
+                start: key.window.start,
+                end: key.window.end,
+            };
+            let change = Record {
                 key,
                 value: change,
                 timestamp,
                 headers: record.headers.clone(),
-            })?;
+            };
+            ctx.forward_session_change(handle, &record.key, session, change)?;
         }
         Ok(())
     }

@@ -293,12 +293,13 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
             timestamp,
         };
         ctx.window_store(handle).put(&record.key, Some(&stored), start)?;
-        ctx.forward(Record {
+        let change = Record {
             key: Windowed::new(record.key.clone(), Window::new(start, end)),
             value: Change::new(Some(new), old),
             timestamp,
             headers: record.headers.clone(),
-        })
+        };
+        ctx.forward_window_change(handle, &record.key, start, change)
     }
 
     /// Creates the record's right window `[t + 1, t + 1 + d]` holding `aggregate` as it is (the
@@ -314,12 +315,13 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
     ) -> Result<()> {
         let start = record.timestamp.saturating_add(1);
         ctx.window_store(handle).put(&record.key, Some(&aggregate), start)?;
-        ctx.forward(Record {
+        let change = Record {
             key: Windowed::new(record.key.clone(), Window::new(start, start.saturating_add(self.d()))),
             value: Change::new(Some(aggregate.value), None),
             timestamp: aggregate.timestamp,
             headers: record.headers.clone(),
-        })
+        };
+        ctx.forward_window_change(handle, &record.key, start, change)
     }
 }
 

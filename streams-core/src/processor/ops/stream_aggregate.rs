@@ -70,11 +70,12 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for StreamAggreg
             )?;
             (new, old, timestamp)
         };
-        ctx.forward(Record {
-            key: record.key,
+        let change = Record {
+            key: record.key.clone(),
             value: Change::new(Some(new), old),
             timestamp,
             headers: record.headers,
-        })
+        };
+        ctx.forward_key_value_change(handle, &record.key, change)
     }
 }

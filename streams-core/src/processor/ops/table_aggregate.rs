@@ -59,11 +59,12 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>> for Tabl
             }
             (aggregate, old, timestamp)
         };
-        ctx.forward(Record {
-            key: record.key,
+        let change = Record {
+            key: record.key.clone(),
             value: Change::new(new, old),
             timestamp,
             headers: record.headers,
-        })
+        };
+        ctx.forward_key_value_change(handle, &record.key, change)
     }
 }

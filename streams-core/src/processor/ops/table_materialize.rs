@@ -25,8 +25,9 @@ impl<K: Data, V: Data> Processor<K, Change<V>> for TableMaterialize<K, V> {
     }
 
     fn process(&mut self, record: Record<K, Change<V>>, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        let handle = self.handle.as_ref().expect("init ran");
         {
-            let mut store = ctx.key_value_store(self.handle.as_ref().expect("init ran"));
+            let mut store = ctx.key_value_store(handle);
             match &record.value.new {
                 Some(value) => store.put(
                     &record.key,
@@ -40,6 +41,7 @@ impl<K: Data, V: Data> Processor<K, Change<V>> for TableMaterialize<K, V> {
                 }
             }
         }
-        ctx.forward(record)
+        let key = record.key.clone();
+        ctx.forward_key_value_change(handle, &key, record)
     }
 }

@@ -43,6 +43,7 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
             }
         };
         let change = Change::new(record.value.clone(), old.map(|o| o.value));
-        ctx.forward(record.with_value(change))
+        let key = record.key.clone();
+        ctx.forward_key_value_change(handle, &key, record.with_value(change))
     }
 }

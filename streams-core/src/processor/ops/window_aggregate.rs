@@ -57,12 +57,13 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>> for Ti
                 )?;
                 (new, old, timestamp)
             };
-            ctx.forward(Record {
+            let change = Record {
                 key: Windowed::new(record.key.clone(), window),
                 value: Change::new(Some(new), old),
                 timestamp,
                 headers: record.headers.clone(),
-            })?;
+            };
+            ctx.forward_window_change(handle, &record.key, window.start, change)?;
         }
         Ok(())
     }
