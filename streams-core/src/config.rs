@@ -2,9 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::state::rocksdb::RocksDbConfigSetter;
 
 /// The settings of one streams application: its identity, where Kafka is, how often progress is
 /// committed, and the librdkafka settings passed through to its clients.
@@ -27,6 +30,11 @@ pub struct StreamsConfig {
     application_id: String,
     bootstrap_servers: String,
     commit_interval: Duration,
+    state_dir: PathBuf,
+    cache_max_bytes: usize,
+    rocksdb_memory_bytes: usize,
+    rocksdb_config_setter: Option<Arc<dyn RocksDbConfigSetter>>,
+    application_server: Option<String>,
     client_config: BTreeMap<String, String>,
     consumer_config: BTreeMap<String, String>,
     producer_config: BTreeMap<String, String>,
@@ -36,6 +44,13 @@ impl StreamsConfig {
     /// Kafka Streams' commit interval under at-least-once: 30 seconds.
     pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(30);
 
+    /// Kafka Streams' `statestore.cache.max.bytes` default: 10 MiB of write cache per instance.
+    pub const DEFAULT_CACHE_MAX_BYTES: usize = 10 * 1024 * 1024;
+
+    /// The default memory budget of all RocksDB stores of an instance together (block cache and
+    /// memtables): 64 MiB.
+    pub const DEFAULT_ROCKSDB_MEMORY_BYTES: usize = crate::state::rocksdb::DEFAULT_ROCKSDB_MEMORY_BYTES;
+
     /// Settings for the application `application_id` (also its consumer group id and the prefix of
     /// its internal topics) against the brokers in `bootstrap_servers` (`host:port[,host:port…]`),
     /// with the defaults of Kafka Streams under at-least-once.
@@ -44,6 +59,11 @@ impl StreamsConfig {
             application_id: application_id.into(),
             bootstrap_servers: bootstrap_servers.into(),
             commit_interval: Self::DEFAULT_COMMIT_INTERVAL,
+            state_dir: std::env::temp_dir().join("kafka-streams"),
+            cache_max_bytes: Self::DEFAULT_CACHE_MAX_BYTES,
+            rocksdb_memory_bytes: Self::DEFAULT_ROCKSDB_MEMORY_BYTES,
+            rocksdb_config_setter: None,
+            application_server: None,
             client_config: BTreeMap::new(),
             consumer_config: BTreeMap::new(),
             producer_config: BTreeMap::new(),
@@ -61,6 +81,47 @@ impl StreamsConfig {
     /// acknowledged). A crash replays at most this much work. Default 30 s.
     pub fn with_commit_interval(mut self, interval: Duration) -> Self {
         self.commit_interval = interval;
+        self
+    }
+
+    /// Where persistent stores keep their files: `<state_dir>/<application.id>/<task>/<store>`.
+    /// Default: `kafka-streams` in the system's temporary directory, as in Kafka Streams. Two
+    /// instances on one machine need different directories (a task's directory is locked by the
+    /// instance that owns it).
+    pub fn with_state_dir(mut self, state_dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = state_dir.into();
+        self
+    }
+
+    /// The write cache budget shared by all stores of the instance (Kafka's
+    /// `statestore.cache.max.bytes`). With caching, a store forwards only a key's latest update per
+    /// commit interval (or when the cache evicts it); 0 turns caching off, so every update is
+    /// forwarded. Default 10 MiB.
+    pub fn with_cache_max_bytes(mut self, bytes: usize) -> Self {
+        self.cache_max_bytes = bytes;
+        self
+    }
+
+    /// The memory all RocksDB stores of the instance share (one block cache, with memtables
+    /// charged to it), however many tasks and stores there are. Default 64 MiB.
+    pub fn with_rocksdb_memory_bytes(mut self, bytes: usize) -> Self {
+        self.rocksdb_memory_bytes = bytes;
+        self
+    }
+
+    /// RocksDB options for experts (Kafka's `rocksdb.config.setter`): `setter` sees every store's
+    /// options last, after the shared memory budget and our defaults are set. Replacing the block
+    /// cache or the write-buffer manager takes that store out of the shared budget.
+    pub fn with_rocksdb_config_setter(mut self, setter: Arc<dyn RocksDbConfigSetter>) -> Self {
+        self.rocksdb_config_setter = Some(setter);
+        self
+    }
+
+    /// The `host:port` this instance serves interactive queries on (Kafka's `application.server`):
+    /// other instances learn it through the consumer group, so any instance can tell which one
+    /// hosts a key.
+    pub fn with_application_server(mut self, endpoint: impl Into<String>) -> Self {
+        self.application_server = Some(endpoint.into());
         self
     }
 
@@ -98,6 +159,37 @@ impl StreamsConfig {
         self.commit_interval
     }
 
+    /// The state directory (without the application id).
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// The write cache budget in bytes.
+    pub fn cache_max_bytes(&self) -> usize {
+        self.cache_max_bytes
+    }
+
+    /// The RocksDB memory budget in bytes.
+    pub fn rocksdb_memory_bytes(&self) -> usize {
+        self.rocksdb_memory_bytes
+    }
+
+    /// The RocksDB config setter, if any.
+    pub fn rocksdb_config_setter(&self) -> Option<&Arc<dyn RocksDbConfigSetter>> {
+        self.rocksdb_config_setter.as_ref()
+    }
+
+    /// The advertised interactive-query endpoint, if any.
+    pub fn application_server(&self) -> Option<&str> {
+        self.application_server.as_deref()
+    }
+
+    /// The pass-through librdkafka settings every client gets (the admin and metadata clients get
+    /// only these).
+    pub fn client_overrides(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.client_config.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The pass-through librdkafka settings of the consumer: the shared ones, then the
     /// consumer-only ones over them.
     pub fn consumer_overrides(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -128,6 +220,16 @@ impl StreamsConfig {
         }
         if self.bootstrap_servers.trim().is_empty() {
             return Err(Error::Config("bootstrap servers are empty".into()));
+        }
+        if let Some(endpoint) = &self.application_server {
+            let valid = endpoint
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return Err(Error::Config(format!(
+                    "application server {endpoint:?} is not `host:port`"
+                )));
+            }
         }
         if self.commit_interval.is_zero() {
             return Err(Error::Config("commit interval must be greater than zero".into()));
@@ -167,6 +269,14 @@ impl fmt::Debug for StreamsConfig {
             .field("application_id", &self.application_id)
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("commit_interval", &self.commit_interval)
+            .field("state_dir", &self.state_dir)
+            .field("cache_max_bytes", &self.cache_max_bytes)
+            .field("rocksdb_memory_bytes", &self.rocksdb_memory_bytes)
+            .field(
+                "rocksdb_config_setter",
+                &self.rocksdb_config_setter.as_ref().map(|_| "set"),
+            )
+            .field("application_server", &self.application_server)
             .field("client_config", &Redacted(&self.client_config))
             .field("consumer_config", &Redacted(&self.consumer_config))
             .field("producer_config", &Redacted(&self.producer_config))
@@ -200,6 +310,15 @@ mod tests {
         assert!(StreamsConfig::new("app", " ").validate().is_err());
         let zero = StreamsConfig::new("app", "b:1").with_commit_interval(Duration::ZERO);
         assert!(zero.validate().is_err());
+        let server = |endpoint: &str| {
+            StreamsConfig::new("app", "b:1")
+                .with_application_server(endpoint)
+                .validate()
+        };
+        assert!(server("localhost:7070").is_ok());
+        assert!(server("localhost").is_err());
+        assert!(server(":7070").is_err());
+        assert!(server("host:99999").is_err());
     }
 
     #[test]

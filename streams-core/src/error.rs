@@ -62,6 +62,15 @@ pub enum Error {
     /// A state store failed.
     #[error(transparent)]
     Store(#[from] crate::state::StoreError),
+    /// An interactive query could not be answered: the application is not running, the store is
+    /// restoring, or no local task has it.
+    #[error("state store {store} cannot be queried: {reason}")]
+    StoreUnavailable {
+        /// The store's name.
+        store: String,
+        /// Why.
+        reason: String,
+    },
     /// The run stopped because its thread panicked.
     #[error("the processing thread panicked: {0}")]
     Panicked(String),

@@ -24,10 +24,12 @@
 //!   store handles).
 //! - [`topology`]: the graph, sub-topologies, internal topic names, `describe()`.
 //! - [`time`]: windows, join windows, grace, suppression.
-//! - [`state`]: store traits, in-memory stores, the encodings persistent stores will share.
+//! - [`state`]: store traits; in-memory and RocksDB stores; the write cache, change-logging
+//!   decorators, checkpoint files and state directory locks.
 //! - [`serde`]: Kafka-compatible serdes chosen from the types.
-//! - [`runtime`]: running on Kafka; today the at-least-once [`runtime::Pipe`], which the full
-//!   runtime (tasks, repartition topics, state on Kafka, exactly-once) replaces.
+//! - [`runtime`]: running on Kafka: [`runtime::KafkaStreams`] (tasks, internal topics, durable
+//!   state restored from changelogs, interactive queries; at-least-once) and the byte-level
+//!   [`runtime::Pipe`].
 //! - `testing` (feature `testing`): the `TopologyTestDriver`, and helpers for tests against a real
 //!   broker.
 //!
@@ -63,6 +65,8 @@ mod guides {
     struct Pipe;
     #[doc = include_str!("../../docs/processor-api.md")]
     struct ProcessorApi;
+    #[doc = include_str!("../../docs/state.md")]
+    struct State;
     #[doc = include_str!("../../docs/testing-topologies.md")]
     struct TestingTopologies;
     #[doc = include_str!("../../docs/testing-with-kafka.md")]

@@ -1,12 +1,22 @@
-//! Running processing against Kafka.
+//! Running topologies against Kafka.
 //!
-//! Today this holds the smallest running path, [`Pipe`]: one source topic, a byte-level transform,
-//! one sink topic, at-least-once. The full runtime (tasks per sub-topology and partition, state
-//! stores, repartition topics, exactly-once) grows here and replaces it; the client settings in
-//! `client_config` are the ones it will keep.
+//! - [`KafkaStreams`]: a topology running on a cluster, at-least-once, with durable state: tasks
+//!   per (sub-topology, partition), internal topics, RocksDB stores logged to changelog topics and
+//!   restored from them, checkpoints, and interactive queries.
+//! - [`Pipe`]: the smallest running path, one source topic to one sink topic through a byte-level
+//!   transform, for tools and tests of the client settings.
 
 mod client_config;
+mod collector;
+mod internal_topics;
+mod kafka_streams;
 mod pipe;
+mod queries;
+mod restore;
+mod task_manager;
 
+pub use kafka_streams::{KafkaStreams, StreamsState, StreamsStats};
 pub(crate) use pipe::send;
 pub use pipe::{Pipe, PipeStats, RawRecord, RunningPipe, SourcePosition};
+pub use queries::{KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlyWindowStore};
+pub use restore::StateRestoreListener;

@@ -137,7 +137,17 @@ impl TestKafka {
     /// # Panics
     /// When the broker refuses or does not answer in 30 s.
     pub fn create_topic(&self, hint: &str, partitions: i32) -> TestTopic {
-        let name = self.unique_name(hint);
+        self.create_named_topic(&self.unique_name(hint), partitions)
+    }
+
+    /// Creates the topic `name` exactly (e.g. an application's changelog, to fill it before the
+    /// application starts) and waits until every partition has a leader. It is deleted when the
+    /// returned value is dropped.
+    ///
+    /// # Panics
+    /// When the topic exists, or the broker refuses or does not answer in 30 s.
+    pub fn create_named_topic(&self, name: &str, partitions: i32) -> TestTopic {
+        let name = name.to_string();
         let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
         let results = block_on(self.admin.create_topics(
             &[NewTopic::new(&name, partitions, TopicReplication::Fixed(1))],
@@ -279,16 +289,43 @@ impl TestKafka {
 
     /// The end offset (the next offset to be written) of every partition of `topic`.
     pub fn end_offsets(&self, topic: &TestTopic) -> BTreeMap<i32, i64> {
-        (0..topic.partitions)
+        self.end_offsets_of(&topic.name, topic.partitions)
+    }
+
+    /// The end offset of partitions `0..partitions` of any topic, e.g. an application's changelog.
+    pub fn end_offsets_of(&self, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+        (0..partitions)
             .map(|partition| {
                 let (_, high) = self
                     .admin
                     .inner()
-                    .fetch_watermarks(&topic.name, partition, TIMEOUT)
-                    .unwrap_or_else(|e| panic!("reading the end offsets of {}: {e}", topic.name));
+                    .fetch_watermarks(topic, partition, TIMEOUT)
+                    .unwrap_or_else(|e| panic!("reading the end offsets of {topic}: {e}"));
                 (partition, high)
             })
             .collect()
+    }
+
+    /// Deletes every topic whose name starts with `prefix` (an application's internal topics, after
+    /// a test).
+    pub fn delete_topics_with_prefix(&self, prefix: &str) {
+        let Ok(metadata) = self.admin.inner().fetch_metadata(None, TIMEOUT) else {
+            return;
+        };
+        let names: Vec<String> = metadata
+            .topics()
+            .iter()
+            .map(|t| t.name().to_string())
+            .filter(|name| name.starts_with(prefix))
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
+        if let Err(e) = block_on(self.admin.delete_topics(&names, &options)) {
+            eprintln!("could not delete topics {names:?}: {e}");
+        }
     }
 }
 

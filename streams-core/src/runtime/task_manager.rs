@@ -1,0 +1,509 @@
+//! The tasks of one stream thread: creating them when partitions are assigned (state directory
+//! lock, checkpoint, store stacks, restoration), feeding them records, committing them, and closing
+//! them when partitions are revoked or the application stops.
+//!
+//! A commit, in this order, so that a crash can only cause reprocessing, never loss:
+//!
+//! ```text
+//!  1. every task flushes: write caches forward their latest changes, stores flush to disk
+//!  2. the producer flushes: every output, repartition and changelog record is acknowledged
+//!  3. the consumer commits the input offsets of the records processed
+//!  4. every task writes its checkpoint: the changelog offsets its local stores now reflect
+//! ```
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::producer::Producer;
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{debug, info, warn};
+
+use super::RawRecord;
+use super::collector::{ProducerCollector, SharedProducer};
+use super::internal_topics::TopicLayout;
+use super::kafka_streams::Counters;
+use super::restore::{Restorer, Start};
+use crate::config::StreamsConfig;
+use crate::error::{Error, Result};
+use crate::processor::TaskId;
+use crate::processor::task::Task;
+use crate::state::caching::CacheBudget;
+use crate::state::checkpoint::{CheckpointFile, CheckpointOffsets};
+use crate::state::directory::{StateDirectory, TaskDirectory};
+use crate::state::logging::ChangelogContext;
+use crate::state::rocksdb::RocksDbMemory;
+use crate::state::{StoreEnv, StoreInstance};
+use crate::topology::{SubTopology, Topology};
+
+/// How long a commit waits for outstanding records to be acknowledged.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A record waiting for its task: read before the task finished restoring, or not yet processed.
+struct Queued {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    record: RawRecord,
+}
+
+/// A task and what the runtime keeps beside it.
+struct ActiveTask {
+    task: Task,
+    /// Held while the task lives (stateful tasks only).
+    dir: Option<TaskDirectory>,
+    /// (store, changelog topic) of each logged store.
+    changelogs: Vec<(String, String)>,
+    /// Whether each logged store is persistent (only those are checkpointed).
+    persistent: HashMap<String, bool>,
+    /// The changelog offsets the local stores reflect.
+    changelog_offsets: CheckpointOffsets,
+    /// Per input partition, the offset after the last record processed since the last commit.
+    consumed: HashMap<(String, i32), i64>,
+    queue: VecDeque<Queued>,
+    /// The source partitions of this task that are assigned.
+    partitions: Vec<(String, i32)>,
+    restoring: bool,
+}
+
+/// Everything the stream thread owns besides its consumer.
+pub(crate) struct TaskManager {
+    topology: Arc<Topology>,
+    subtopologies: Vec<SubTopology>,
+    layout: TopicLayout,
+    config: StreamsConfig,
+    state_dir: StateDirectory,
+    rocksdb: RocksDbMemory,
+    cache: CacheBudget,
+    producer: SharedProducer,
+    restorer: Restorer,
+    tasks: BTreeMap<TaskId, ActiveTask>,
+    counters: Arc<Counters>,
+}
+
+impl TaskManager {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        topology: Arc<Topology>,
+        subtopologies: Vec<SubTopology>,
+        layout: TopicLayout,
+        config: StreamsConfig,
+        rocksdb: RocksDbMemory,
+        producer: SharedProducer,
+        restorer: Restorer,
+        counters: Arc<Counters>,
+    ) -> Self {
+        TaskManager {
+            state_dir: StateDirectory::new(config.state_dir(), config.application_id()),
+            cache: CacheBudget::new(config.cache_max_bytes()),
+            topology,
+            subtopologies,
+            layout,
+            config,
+            rocksdb,
+            producer,
+            restorer,
+            tasks: BTreeMap::new(),
+            counters,
+        }
+    }
+
+    /// The tasks, for queries.
+    pub(crate) fn tasks(&self) -> impl Iterator<Item = (TaskId, &Task, bool)> {
+        self.tasks.iter().map(|(id, t)| (*id, &t.task, t.restoring))
+    }
+
+    /// Whether every task has finished restoring.
+    pub(crate) fn all_running(&self) -> bool {
+        self.tasks.values().all(|t| !t.restoring)
+    }
+
+    /// Creates the tasks of newly assigned partitions (restoring their state), and pauses the
+    /// partitions of tasks that must restore first.
+    pub(crate) fn assign<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        partitions: &[(String, i32)],
+    ) -> Result<()> {
+        let mut to_pause = Vec::new();
+        for (topic, partition) in partitions {
+            let Some(sub) = self.layout.subtopology_of(topic) else {
+                warn!(topic, partition, "assigned a partition no sub-topology reads");
+                continue;
+            };
+            let id = TaskId {
+                subtopology: sub,
+                partition: *partition,
+            };
+            if !self.tasks.contains_key(&id) {
+                let task = self.create_task(id)?;
+                self.tasks.insert(id, task);
+            }
+            let task = self.tasks.get_mut(&id).expect("inserted above");
+            task.partitions.push((topic.clone(), *partition));
+            if task.restoring {
+                to_pause.push((topic.clone(), *partition));
+            }
+        }
+        set_paused(consumer, &to_pause, true)
+    }
+
+    fn create_task(&mut self, id: TaskId) -> Result<ActiveTask> {
+        let sub = &self.subtopologies[id.subtopology];
+        let app = self.config.application_id().to_string();
+        let specs: Vec<_> = {
+            let mut names: Vec<&String> = sub.nodes.iter().flat_map(|&n| &self.topology.node(n).stores).collect();
+            names.sort();
+            names.dedup();
+            names
+                .into_iter()
+                .map(|name| {
+                    self.topology
+                        .store(name)
+                        .expect("connected stores are declared")
+                        .clone()
+                })
+                .collect()
+        };
+        let dir = if specs.iter().any(|s| s.is_persistent()) {
+            Some(self.state_dir.lock_task(&id.to_string()).map_err(|e| Error::Task {
+                task: id.to_string(),
+                reason: e.to_string(),
+            })?)
+        } else {
+            None
+        };
+        let mut checkpoint = match &dir {
+            Some(dir) => match CheckpointFile::in_dir(dir.path()).read() {
+                Ok(offsets) => offsets,
+                Err(error) => {
+                    warn!(task = %id, %error, "damaged checkpoint: wiping local state, restoring in full");
+                    dir.wipe().map_err(|e| task_error(id, e))?;
+                    CheckpointOffsets::new()
+                }
+            },
+            None => CheckpointOffsets::new(),
+        };
+        // A checkpoint beyond a changelog's end (the topic was recreated) cannot be trusted.
+        let mut beyond_end = false;
+        for spec in specs.iter().filter(|s| s.is_logged() && s.is_persistent()) {
+            let key = (spec.changelog_topic(&app), id.partition);
+            if let Some(&offset) = checkpoint.get(&key) {
+                let (_, high) = self.restorer.watermarks(&key.0, key.1)?;
+                beyond_end |= offset > high;
+            }
+        }
+        if beyond_end && let Some(dir) = &dir {
+            warn!(task = %id, "checkpoint beyond the changelog's end: wiping local state, restoring in full");
+            dir.wipe().map_err(|e| task_error(id, e))?;
+            checkpoint.clear();
+        }
+
+        let producer = self.producer.clone();
+        let (rocksdb, cache) = (self.rocksdb.clone(), self.cache.clone());
+        let store_dir = dir.as_ref().map(|d| d.path().to_path_buf());
+        let app_for_stores = app.clone();
+        let mut make_store = |spec: &crate::state::StoreBuilder, clock: &crate::state::logging::RecordClock| {
+            let changelog = spec.is_logged().then(|| ChangelogContext {
+                writer: Arc::new(producer.clone()),
+                topic: spec.changelog_topic(&app_for_stores).into(),
+                partition: id.partition,
+                clock: clock.clone(),
+            });
+            Ok::<StoreInstance, Error>(spec.build_stack(StoreEnv {
+                dir: store_dir.as_deref(),
+                rocksdb: &rocksdb,
+                cache: &cache,
+                changelog,
+            })?)
+        };
+        let wall_clock = now_ms();
+        let task = Task::new(
+            &self.topology,
+            sub,
+            id.partition,
+            &app,
+            Box::new(ProducerCollector(self.producer.clone())),
+            wall_clock,
+            &[],
+            &mut make_store,
+        )?;
+
+        let mut active = ActiveTask {
+            task,
+            dir,
+            changelogs: Vec::new(),
+            persistent: HashMap::new(),
+            changelog_offsets: CheckpointOffsets::new(),
+            consumed: HashMap::new(),
+            queue: VecDeque::new(),
+            partitions: Vec::new(),
+            restoring: false,
+        };
+        for spec in specs.iter().filter(|s| s.is_logged()) {
+            let topic = spec.changelog_topic(&app);
+            let key = (topic.clone(), id.partition);
+            // In-memory stores start empty: they restore from the beginning whatever the checkpoint says.
+            let from = if spec.is_persistent() {
+                checkpoint.get(&key).copied()
+            } else {
+                None
+            };
+            match self.restorer.add(id, spec.name(), &topic, id.partition, from)? {
+                Start::UpToDate(offset) => {
+                    active.changelog_offsets.insert(key, offset);
+                }
+                Start::Restoring => active.restoring = true,
+            }
+            active.changelogs.push((spec.name().to_string(), topic));
+            active.persistent.insert(spec.name().to_string(), spec.is_persistent());
+        }
+        info!(task = %id, restoring = active.restoring, "task created");
+        Ok(active)
+    }
+
+    /// Applies one round of restoration (at most `max_records` changelog records); returns the
+    /// partitions to resume (their tasks finished restoring).
+    pub(crate) fn restore_step(&mut self, max_records: usize, timeout: Duration) -> Result<Vec<(String, i32)>> {
+        if !self.restorer.is_active() {
+            return Ok(Vec::new());
+        }
+        let batches = self.restorer.poll(max_records, timeout)?;
+        let mut touched = Vec::new();
+        for batch in batches {
+            let Some(active) = self.tasks.get_mut(&batch.task) else {
+                continue;
+            };
+            active.task.restore(&batch.store, &batch.records)?;
+            self.counters
+                .restored
+                .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
+            active
+                .changelog_offsets
+                .insert((batch.topic.clone(), batch.partition), batch.next_offset);
+            self.restorer.applied(&batch)?;
+            touched.push(batch.task);
+        }
+        for finished in self.restorer.finish_idle()? {
+            if let Some(active) = self.tasks.get_mut(&finished.task) {
+                active
+                    .changelog_offsets
+                    .insert((finished.topic, finished.partition), finished.next_offset);
+                touched.push(finished.task);
+            }
+        }
+        let mut resume = Vec::new();
+        for id in touched {
+            if self.restorer.is_restoring(id) {
+                continue;
+            }
+            if let Some(active) = self.tasks.get_mut(&id)
+                && active.restoring
+            {
+                active.restoring = false;
+                info!(task = %id, "task restored; processing");
+                resume.extend(active.partitions.iter().cloned());
+            }
+        }
+        Ok(resume)
+    }
+
+    /// Queues a record read from `topic`/`partition` for its task.
+    pub(crate) fn enqueue(&mut self, topic: &str, partition: i32, offset: i64, record: RawRecord) -> Result<()> {
+        let sub = self
+            .layout
+            .subtopology_of(topic)
+            .ok_or_else(|| Error::Config(format!("read a record of {topic}, which no sub-topology reads")))?;
+        let id = TaskId {
+            subtopology: sub,
+            partition,
+        };
+        let task = self.tasks.get_mut(&id).ok_or_else(|| Error::Task {
+            task: id.to_string(),
+            reason: format!("a record of {topic}-{partition} arrived for a task that is not assigned"),
+        })?;
+        task.queue.push_back(Queued {
+            topic: topic.to_string(),
+            partition,
+            offset,
+            record,
+        });
+        Ok(())
+    }
+
+    /// Processes the queued records of running tasks (at most `max_per_task` each); returns how
+    /// many were processed.
+    pub(crate) fn process(&mut self, max_per_task: usize) -> Result<usize> {
+        let mut processed = 0;
+        for active in self.tasks.values_mut().filter(|t| !t.restoring) {
+            for _ in 0..max_per_task {
+                let Some(queued) = active.queue.pop_front() else { break };
+                active
+                    .task
+                    .process(&queued.topic, queued.partition, queued.offset, queued.record)?;
+                active
+                    .consumed
+                    .insert((queued.topic, queued.partition), queued.offset + 1);
+                processed += 1;
+            }
+        }
+        self.counters.processed.fetch_add(processed as u64, Ordering::Relaxed);
+        Ok(processed)
+    }
+
+    /// Fires due wall-clock punctuations of running tasks.
+    pub(crate) fn punctuate(&mut self) -> Result<()> {
+        let now = now_ms();
+        for active in self.tasks.values_mut().filter(|t| !t.restoring) {
+            active.task.advance_wall_clock(now)?;
+        }
+        Ok(())
+    }
+
+    /// Commits every task: see the module docs for the order.
+    pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        for active in self.tasks.values_mut() {
+            active.task.flush()?;
+        }
+        self.producer
+            .0
+            .flush(FLUSH_TIMEOUT)
+            .map_err(|e| Error::kafka("waiting for output records to be acknowledged", e))?;
+        self.producer.0.context().check()?;
+        let mut offsets = TopicPartitionList::new();
+        for active in self.tasks.values() {
+            for ((topic, partition), offset) in &active.consumed {
+                offsets
+                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                    .map_err(|e| Error::kafka("building the offsets to commit", e))?;
+            }
+        }
+        if offsets.count() > 0 {
+            consumer
+                .commit(&offsets, CommitMode::Sync)
+                .map_err(|e| Error::kafka("committing offsets", e))?;
+            debug!(?offsets, "committed");
+        }
+        for active in self.tasks.values_mut() {
+            active.consumed.clear();
+            write_checkpoint(active, &self.producer)?;
+        }
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Commits, then closes the tasks reading any of `partitions` (revoked): their state stays on
+    /// disk with a checkpoint, so a later assignment restores only the tail.
+    pub(crate) fn revoke<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        partitions: &[(String, i32)],
+    ) -> Result<()> {
+        let ids: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.partitions.iter().any(|p| partitions.contains(p)))
+            .map(|(id, _)| *id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.commit(consumer)?;
+        for id in ids {
+            let mut active = self.tasks.remove(&id).expect("listed above");
+            self.restorer.remove_task(id)?;
+            close_task(id, &mut active);
+        }
+        Ok(())
+    }
+
+    /// Closes every task. With `clean`, after a commit (offsets and checkpoints are written);
+    /// otherwise (after an error) the old checkpoints stay, so the next start restores from them.
+    pub(crate) fn shutdown<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, clean: bool) -> Result<()> {
+        let committed = if clean { self.commit(consumer) } else { Ok(()) };
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            let mut active = self.tasks.remove(&id).expect("listed above");
+            let _ = self.restorer.remove_task(id);
+            close_task(id, &mut active);
+        }
+        committed
+    }
+}
+
+fn close_task(id: TaskId, active: &mut ActiveTask) {
+    if let Err(error) = active.task.close() {
+        warn!(task = %id, %error, "error while closing a task");
+    }
+    info!(task = %id, "task closed");
+}
+
+/// Writes the task's checkpoint: for each persistent logged store, the changelog offset after the
+/// last acknowledged write (or, with no write since it was restored, where restoration ended).
+fn write_checkpoint(active: &mut ActiveTask, producer: &SharedProducer) -> Result<()> {
+    let Some(dir) = &active.dir else { return Ok(()) };
+    let partition = active.task.id.partition;
+    let mut offsets = CheckpointOffsets::new();
+    for (store, topic) in &active.changelogs {
+        let key = (topic.clone(), partition);
+        if let Some(next) = producer.0.context().next_offset(topic, partition) {
+            let entry = active.changelog_offsets.entry(key.clone()).or_insert(next);
+            *entry = (*entry).max(next);
+        }
+        if !active.persistent.get(store).copied().unwrap_or(false) {
+            continue;
+        }
+        if let Some(&offset) = active.changelog_offsets.get(&key) {
+            offsets.insert(key, offset);
+        }
+    }
+    CheckpointFile::in_dir(dir.path())
+        .write(&offsets)
+        .map_err(|e| task_error(active.task.id, e))
+}
+
+fn task_error(id: TaskId, error: impl std::fmt::Display) -> Error {
+    Error::Task {
+        task: id.to_string(),
+        reason: error.to_string(),
+    }
+}
+
+/// Pauses or resumes partitions of the main consumer.
+pub(crate) fn set_paused<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    partitions: &[(String, i32)],
+    pause: bool,
+) -> Result<()> {
+    if partitions.is_empty() {
+        return Ok(());
+    }
+    let mut list = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        list.add_partition(topic, *partition);
+    }
+    let result = if pause {
+        consumer.pause(&list)
+    } else {
+        consumer.resume(&list)
+    };
+    result.map_err(|e| {
+        Error::kafka(
+            if pause {
+                "pausing partitions"
+            } else {
+                "resuming partitions"
+            },
+            e,
+        )
+    })
+}
+
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
