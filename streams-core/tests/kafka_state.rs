@@ -330,3 +330,99 @@ fn two_stores_of_one_task_restore_side_by_side() {
 fn remove_state(state_dir: &Path, application_id: &str) {
     std::fs::remove_dir_all(state_dir.join(application_id)).expect("local state deleted");
 }
+
+/// Counts per key into `counts`, with or without a write cache, to `output`.
+fn count_topology(input: &str, output: &str, cached: bool) -> Topology {
+    let builder = StreamsBuilder::new();
+    let materialized = Materialized::named("counts");
+    let materialized = if cached {
+        materialized
+    } else {
+        materialized.without_caching()
+    };
+    builder
+        .stream::<String, String>(input)
+        .group_by_key()
+        .count_with(materialized)
+        .to_stream()
+        .to(output);
+    builder.build().expect("a valid topology")
+}
+
+#[test]
+fn the_write_cache_forwards_one_update_per_key_and_commit_and_without_it_every_update() {
+    for cached in [true, false] {
+        let Some(t) = Fixture::new(if cached { "state-cached" } else { "state-uncached" }) else {
+            return;
+        };
+        t.kafka.produce(&t.input, records(0..1_000));
+        // No commit before close: with the cache, the close's commit is the only flush.
+        let config = t.config().with_commit_interval(Duration::from_secs(3_600));
+        let mut streams = KafkaStreams::new(count_topology(t.input.name(), t.output.name(), cached), config).unwrap();
+        streams.start().unwrap();
+        wait_until_processed(&streams, 1_000);
+        streams.close().expect("a clean close");
+        let expected = if cached { KEYS } else { 1_000 };
+        let outputs = t.kafka.read(&t.output, expected + 1, Duration::from_secs(5));
+        assert_eq!(outputs.len(), expected, "updates forwarded with cached={cached}");
+        // Either way the last update of each key is its final count.
+        let mut last: BTreeMap<String, i64> = BTreeMap::new();
+        for read in outputs {
+            let key = String::from_utf8(read.record.key.unwrap()).unwrap();
+            let value = i64::from_be_bytes(read.record.value.unwrap().try_into().unwrap());
+            last.insert(key, value);
+        }
+        assert_eq!(last, expected_counts(1_000), "cached={cached}");
+    }
+}
+
+#[test]
+fn window_stores_are_restored_and_answer_fetch_queries() {
+    use streams_core::time::{TimeWindows, seconds};
+    let Some(t) = Fixture::new("state-windows") else { return };
+    // Records of key-<i % KEYS> at second i / 100 after BASE: ten one-second windows per key.
+    const BASE: i64 = 1_700_000_000_000;
+    t.kafka.produce_records(
+        &t.input,
+        (0..1_000).map(|i| streams_core::runtime::RawRecord {
+            key: Some(format!("key-{}", i % KEYS).into_bytes()),
+            value: Some(b"v".to_vec()),
+            timestamp: Some(BASE + 1_000 * (i as i64 / 100)),
+            headers: Vec::new(),
+        }),
+    );
+    let topology = || {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<String, String>(t.input.name())
+            .group_by_key()
+            .windowed_by(TimeWindows::of_size_and_grace(seconds(1), seconds(3_600)))
+            .count_with(Materialized::named("per-second"));
+        builder.build().unwrap()
+    };
+    let expected: Vec<(i64, i64)> = (0..10).map(|second| (BASE + second * 1_000, 2)).collect();
+    let mut streams = KafkaStreams::new(topology(), t.config()).unwrap();
+    streams.start().unwrap();
+    wait_until_processed(&streams, 1_000);
+    let fetched = streams
+        .window_store::<String, i64>("per-second")
+        .unwrap()
+        .fetch(&"key-3".to_string(), BASE, BASE + 100_000)
+        .unwrap();
+    assert_eq!(fetched, expected);
+    streams.close().unwrap();
+
+    remove_state(t.state_dir.path(), &t.application_id);
+    let mut streams = KafkaStreams::new(topology(), t.config()).unwrap();
+    streams.start().unwrap();
+    assert!(streams.wait_for_state(StreamsState::Running, WAIT).unwrap());
+    assert!(streams.stats().restored > 0, "{:?}", streams.stats());
+    let windows = streams.window_store::<String, i64>("per-second").unwrap();
+    assert_eq!(
+        windows.fetch(&"key-3".to_string(), BASE, BASE + 100_000).unwrap(),
+        expected
+    );
+    let some = windows.fetch(&"key-3".to_string(), BASE + 2_000, BASE + 3_000).unwrap();
+    assert_eq!(some, expected[2..4].to_vec());
+    streams.close().unwrap();
+}

@@ -12,21 +12,17 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use rdkafka::ClientContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
 
+use super::pipe::send;
 use crate::error::{Error, Result};
 use crate::processor::task::RecordCollector;
 use crate::runtime::RawRecord;
 use crate::state::logging::{ChangelogRecord, ChangelogWriter};
 use crate::state::{StoreError, StoreResult};
-
-/// How long a send waits, in total, for room in a full producer queue before failing.
-const QUEUE_FULL_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -85,51 +81,12 @@ impl ProducerContext for Delivery {
 #[derive(Clone)]
 pub(crate) struct SharedProducer(pub(crate) Arc<BaseProducer<Delivery>>);
 
-impl SharedProducer {
-    /// Sends one record; on a full queue, serves delivery reports and retries until
-    /// [`QUEUE_FULL_TIMEOUT`].
-    fn send(&self, topic: &str, partition: Option<i32>, record: &RawRecord) -> std::result::Result<(), KafkaError> {
-        let headers = record.owned_headers();
-        let mut base = BaseRecord::<[u8], [u8]>::to(topic);
-        if let Some(key) = &record.key {
-            base = base.key(key.as_slice());
-        }
-        if let Some(value) = &record.value {
-            base = base.payload(value.as_slice());
-        }
-        if let Some(timestamp) = record.timestamp {
-            base = base.timestamp(timestamp);
-        }
-        if let Some(partition) = partition {
-            base = base.partition(partition);
-        }
-        if let Some(headers) = headers {
-            base = base.headers(headers);
-        }
-        let deadline = std::time::Instant::now() + QUEUE_FULL_TIMEOUT;
-        loop {
-            match self.0.send(base) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
-                    if std::time::Instant::now() < deadline =>
-                {
-                    base = returned;
-                    self.0.poll(Duration::from_millis(10));
-                }
-                Err((error, _)) => return Err(error),
-            }
-        }
-    }
-}
-
 /// Where a task's sinks send: the shared producer, partitioned by key (Java's murmur2).
 pub(crate) struct ProducerCollector(pub(crate) SharedProducer);
 
 impl RecordCollector for ProducerCollector {
     fn send(&mut self, topic: &str, record: RawRecord) -> Result<()> {
-        self.0
-            .send(topic, None, &record)
-            .map_err(|e| Error::kafka(format!("sending a record to {topic}"), e))
+        send(&self.0.0, topic, None, &record)
     }
 }
 
@@ -141,7 +98,7 @@ impl ChangelogWriter for SharedProducer {
             timestamp: Some(record.timestamp),
             headers: Vec::new(),
         };
-        SharedProducer::send(self, record.topic, Some(record.partition), &raw).map_err(|e| StoreError::Storage {
+        send(&self.0, record.topic, Some(record.partition), &raw).map_err(|e| StoreError::Storage {
             store: record.topic.to_string(),
             source: Box::new(e),
         })

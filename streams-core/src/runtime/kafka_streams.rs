@@ -41,6 +41,7 @@ use super::RawRecord;
 use super::client_config::{consumer_config, producer_config};
 use super::collector::{Delivery, SharedProducer};
 use super::internal_topics::{self, TopicLayout};
+use super::pipe::panic_message;
 use super::restore::{Restorer, StateRestoreListener};
 use super::task_manager::{TaskManager, set_paused};
 use crate::config::StreamsConfig;
@@ -316,14 +317,7 @@ impl KafkaStreams {
             }
         }
         self.stop.store(true, Ordering::Release);
-        let result = thread.join().map_err(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(no message)".into());
-            Error::Panicked(message)
-        });
+        let result = thread.join().map_err(|panic| Error::Panicked(panic_message(&*panic)));
         self.queries = None;
         let result = result.and_then(|r| r);
         *lock(&self.state) = if result.is_ok() {

@@ -319,14 +319,7 @@ impl RunningPipe {
             .thread
             .take()
             .expect("a running pipe has its thread until it is waited for");
-        thread.join().map_err(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(no message)".into());
-            Error::Panicked(message)
-        })?
+        thread.join().map_err(|panic| Error::Panicked(panic_message(&*panic)))?
     }
 }
 
@@ -571,7 +564,7 @@ fn handle(message: &BorrowedMessage<'_>, transform: &mut Transform, shared: &Sha
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
         Ok(Some(output)) => {
-            send(&shared.producer, sink, &output)?;
+            send(&shared.producer, sink, None, &output)?;
             shared.counters.produced.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -579,8 +572,9 @@ fn handle(message: &BorrowedMessage<'_>, transform: &mut Transform, shared: &Sha
     Ok(())
 }
 
-/// Hands a record to the producer, waiting while its queue is full.
-pub(crate) fn send<C>(producer: &BaseProducer<C>, topic: &str, output: &RawRecord) -> Result<()>
+/// Hands a record to the producer, waiting while its queue is full. With `partition`, the record
+/// goes to that partition; without, the producer's partitioner chooses by key.
+pub(crate) fn send<C>(producer: &BaseProducer<C>, topic: &str, partition: Option<i32>, output: &RawRecord) -> Result<()>
 where
     C: ProducerContext<DeliveryOpaque = ()>,
 {
@@ -593,6 +587,9 @@ where
     }
     if let Some(timestamp) = output.timestamp {
         record = record.timestamp(timestamp);
+    }
+    if let Some(partition) = partition {
+        record = record.partition(partition);
     }
     if let Some(headers) = output.owned_headers() {
         record = record.headers(headers);
@@ -607,6 +604,15 @@ where
             Err((error, _)) => return Err(Error::kafka(format!("producing to {topic}"), error)),
         }
     }
+}
+
+/// The message of a thread's panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// Serves delivery reports until none are left: each poll serves one batch, and reports that pile

@@ -221,7 +221,7 @@ impl TestKafka {
             .create()
             .expect("creating a test producer");
         for record in records {
-            send(&producer, &topic.name, &record).unwrap_or_else(|e| panic!("producing a test record: {e}"));
+            send(&producer, &topic.name, None, &record).unwrap_or_else(|e| panic!("producing a test record: {e}"));
         }
         producer.flush(TIMEOUT).expect("test records acknowledged within 30 s");
     }
