@@ -426,3 +426,52 @@ fn window_stores_are_restored_and_answer_fetch_queries() {
     assert_eq!(some, expected[2..4].to_vec());
     streams.close().unwrap();
 }
+
+#[test]
+fn a_long_restore_of_one_task_does_not_hold_up_a_ready_task() {
+    use streams_core::runtime::RawRecord;
+    let Some(t) = Fixture::new("state-not-blocked") else {
+        return;
+    };
+    // Task 0_0's store has a long changelog; task 0_1's has none.
+    const LOGGED: usize = 400_000;
+    let changelog = t
+        .kafka
+        .create_named_topic(&format!("{}-counts-changelog", t.application_id), 2);
+    let mut value = 1_700_000_000_000i64.to_be_bytes().to_vec();
+    value.extend_from_slice(&1i64.to_be_bytes());
+    t.kafka.produce_to_partition(
+        &changelog,
+        0,
+        (0..LOGGED).map(|i| RawRecord {
+            key: Some(format!("old-{i}").into_bytes()),
+            value: Some(value.clone()),
+            timestamp: Some(1_700_000_000_000),
+            headers: Vec::new(),
+        }),
+    );
+    let input = (0..20).map(|i| RawRecord {
+        key: Some(format!("key-{i}").into_bytes()),
+        value: Some(b"v".to_vec()),
+        timestamp: Some(1_700_000_000_000),
+        headers: Vec::new(),
+    });
+    t.kafka.produce_to_partition(&t.input, 1, input);
+
+    let mut streams = KafkaStreams::new(count_topology(t.input.name(), t.output.name(), false), t.config()).unwrap();
+    streams.start().unwrap();
+    wait_until_processed(&streams, 20);
+    let restored_then = streams.stats().restored;
+    eprintln!("restored when task 0_1 had processed its records: {restored_then} of {LOGGED}");
+    assert!(
+        restored_then < LOGGED as u64,
+        "task 0_1 processed only after task 0_0 restored everything ({restored_then} records)"
+    );
+    assert!(streams.wait_for_state(StreamsState::Running, WAIT).unwrap());
+    assert_eq!(streams.stats().restored, LOGGED as u64);
+    let counts = streams.key_value_store::<String, i64>("counts").unwrap();
+    assert_eq!(counts.get(&"old-7".to_string()).unwrap(), Some(1));
+    assert_eq!(counts.get(&"key-7".to_string()).unwrap(), Some(1));
+    streams.close().unwrap();
+    drop(changelog);
+}

@@ -213,6 +213,25 @@ impl TestKafka {
     where
         I: IntoIterator<Item = RawRecord>,
     {
+        self.produce_to(topic, None, records);
+    }
+
+    /// Produces full records to one partition of `topic`, in order, and waits until all are
+    /// acknowledged.
+    ///
+    /// # Panics
+    /// When a record is not acknowledged within 30 s.
+    pub fn produce_to_partition<I>(&self, topic: &TestTopic, partition: i32, records: I)
+    where
+        I: IntoIterator<Item = RawRecord>,
+    {
+        self.produce_to(topic, Some(partition), records);
+    }
+
+    fn produce_to<I>(&self, topic: &TestTopic, partition: Option<i32>, records: I)
+    where
+        I: IntoIterator<Item = RawRecord>,
+    {
         let producer: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap_servers)
             .set("enable.idempotence", "true")
@@ -221,7 +240,7 @@ impl TestKafka {
             .create()
             .expect("creating a test producer");
         for record in records {
-            send(&producer, &topic.name, None, &record).unwrap_or_else(|e| panic!("producing a test record: {e}"));
+            send(&producer, &topic.name, partition, &record).unwrap_or_else(|e| panic!("producing a test record: {e}"));
         }
         producer.flush(TIMEOUT).expect("test records acknowledged within 30 s");
     }
