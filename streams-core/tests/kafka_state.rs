@@ -461,7 +461,9 @@ fn a_long_restore_of_one_task_does_not_hold_up_a_ready_task() {
     let mut streams = KafkaStreams::new(count_topology(t.input.name(), t.output.name(), false), t.config()).unwrap();
     streams.start().unwrap();
     wait_until_processed(&streams, 20);
-    let restored_then = streams.stats().restored;
+    let then = streams.stats();
+    let restored_then = then.restored;
+    assert!(then.restore_remaining > 0, "the restore is still under way: {then:?}");
     eprintln!("restored when task 0_1 had processed its records: {restored_then} of {LOGGED}");
     assert!(
         restored_then < LOGGED as u64,
@@ -469,6 +471,7 @@ fn a_long_restore_of_one_task_does_not_hold_up_a_ready_task() {
     );
     assert!(streams.wait_for_state(StreamsState::Running, WAIT).unwrap());
     assert_eq!(streams.stats().restored, LOGGED as u64);
+    assert_eq!(streams.stats().restore_remaining, 0);
     let counts = streams.key_value_store::<String, i64>("counts").unwrap();
     assert_eq!(counts.get(&"old-7".to_string()).unwrap(), Some(1));
     assert_eq!(counts.get(&"key-7".to_string()).unwrap(), Some(1));

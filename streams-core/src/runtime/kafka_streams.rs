@@ -81,6 +81,8 @@ pub struct StreamsStats {
     pub processed: u64,
     /// Changelog records applied to stores while restoring.
     pub restored: u64,
+    /// Changelog records still to restore now (0 when every task is restored).
+    pub restore_remaining: u64,
     /// Commits made.
     pub commits: u64,
     /// Rebalances (partition assignments) seen.
@@ -91,6 +93,7 @@ pub struct StreamsStats {
 pub(crate) struct Counters {
     pub(crate) processed: AtomicU64,
     pub(crate) restored: AtomicU64,
+    pub(crate) restore_remaining: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) rebalances: AtomicU64,
 }
@@ -277,6 +280,7 @@ impl KafkaStreams {
         StreamsStats {
             processed: self.counters.processed.load(Ordering::Relaxed),
             restored: self.counters.restored.load(Ordering::Relaxed),
+            restore_remaining: self.counters.restore_remaining.load(Ordering::Relaxed),
             commits: self.counters.commits.load(Ordering::Relaxed),
             rebalances: self.counters.rebalances.load(Ordering::Relaxed),
         }

@@ -205,6 +205,11 @@ impl Restorer {
         !self.partitions.is_empty()
     }
 
+    /// Changelog records still to restore, over every restoring partition.
+    pub(crate) fn remaining(&self) -> u64 {
+        self.partitions.values().map(|p| (p.end - p.next).max(0) as u64).sum()
+    }
+
     /// Whether `task` still has a changelog partition to restore.
     pub(crate) fn is_restoring(&self, task: TaskId) -> bool {
         self.partitions.values().any(|p| p.task == task)

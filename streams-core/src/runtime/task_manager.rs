@@ -294,6 +294,9 @@ impl TaskManager {
                 touched.push(finished.task);
             }
         }
+        self.counters
+            .restore_remaining
+            .store(self.restorer.remaining(), Ordering::Relaxed);
         let mut resume = Vec::new();
         for id in touched {
             if self.restorer.is_restoring(id) {
