@@ -51,6 +51,8 @@
 mod builder;
 pub mod caching;
 pub mod checkpoint;
+#[cfg(test)]
+mod contract_tests;
 pub mod directory;
 pub mod encoding;
 pub mod logging;

@@ -217,260 +217,30 @@ impl SessionBytesStore for InMemorySessionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::state::contract_tests::session_contract;
 
-    fn w(start: i64, end: i64) -> SessionWindow {
-        SessionWindow::new(start, end).unwrap()
-    }
+    mod contract {
+        use super::*;
 
-    fn store(retention_ms: i64) -> InMemorySessionStore {
-        InMemorySessionStore::new("sessions", retention_ms).unwrap()
-    }
-
-    fn windows(sessions: Vec<(SessionWindow, Vec<u8>)>) -> Vec<(i64, i64)> {
-        sessions.into_iter().map(|(w, _)| (w.start, w.end)).collect()
-    }
-
-    #[test]
-    fn put_overwrites_and_fetch_session_reads_one_session() {
-        let mut s = store(100);
-        s.put(b"k", w(10, 20), Some(b"v1")).unwrap();
-        s.put(b"k", w(10, 20), Some(b"v2")).unwrap();
-        s.put(b"k", w(10, 25), Some(b"longer")).unwrap();
-        assert_eq!(s.fetch_session(b"k", 10, 20).unwrap(), Some(b"v2".to_vec()));
-        assert_eq!(s.fetch_session(b"k", 10, 25).unwrap(), Some(b"longer".to_vec()));
-        assert_eq!(s.fetch_session(b"k", 11, 20).unwrap(), None);
-        assert_eq!(s.fetch_session(b"other", 10, 20).unwrap(), None);
-        assert_eq!(s.retention_ms(), 100);
-    }
-
-    #[test]
-    fn a_tombstone_put_and_remove_delete_one_session() {
-        let mut s = store(100);
-        s.put(b"k", w(0, 5), Some(b"a")).unwrap();
-        s.put(b"k", w(10, 20), Some(b"b")).unwrap();
-        s.put(b"k", w(30, 30), Some(b"c")).unwrap();
-        s.put(b"k", w(0, 5), None).unwrap();
-        s.remove(b"k", w(30, 30)).unwrap();
-        s.remove(b"k", w(99, 99)).unwrap();
-        assert_eq!(s.fetch_key(b"k").unwrap(), vec![(w(10, 20), b"b".to_vec())]);
-        assert_eq!((s.by_key.len(), s.by_end.len()), (1, 1));
-    }
-
-    #[test]
-    fn find_sessions_returns_overlapping_sessions_ordered_by_end_then_start() {
-        let mut s = store(1_000);
-        for (start, end) in [
-            (0, 9),
-            (5, 10),
-            (10, 10),
-            (12, 40),
-            (20, 25),
-            (31, 35),
-            (0, 50),
-            (7, 10),
-        ] {
-            s.put(b"k", w(start, end), Some(b"v")).unwrap();
-        }
-        s.put(b"kk", w(15, 15), Some(b"other key")).unwrap();
-        // end >= 10 and start <= 30.
-        assert_eq!(
-            windows(s.find_sessions(b"k", 10, 30).unwrap()),
-            vec![(5, 10), (7, 10), (10, 10), (20, 25), (12, 40), (0, 50)]
-        );
-        // Bounds are inclusive: a session ending at `earliest` or starting at `latest` is found.
-        assert_eq!(
-            windows(s.find_sessions(b"k", 35, 31).unwrap()),
-            vec![(31, 35), (12, 40), (0, 50)]
-        );
-        assert_eq!(windows(s.find_sessions(b"k", 51, 100).unwrap()), vec![]);
-        assert_eq!(windows(s.find_sessions(b"absent", 0, 100).unwrap()), vec![]);
-        // A record at 10 with a gap of 0 merges with the sessions that contain 10.
-        assert_eq!(
-            windows(s.find_sessions(b"k", 10, 10).unwrap()),
-            vec![(5, 10), (7, 10), (10, 10), (0, 50)]
+        session_contract!(
+            |name: &str, retention| InMemorySessionStore::new(name, retention),
+            property_cases = 256
         );
     }
 
     #[test]
-    fn fetch_key_and_all_order_sessions_by_end() {
-        let mut s = store(1_000);
-        s.put(b"b", w(0, 30), Some(b"b1")).unwrap();
-        s.put(b"a", w(5, 10), Some(b"a1")).unwrap();
-        s.put(b"b", w(2, 10), Some(b"b2")).unwrap();
-        s.put(b"a", w(1, 10), Some(b"a2")).unwrap();
-        assert_eq!(windows(s.fetch_key(b"b").unwrap()), vec![(2, 10), (0, 30)]);
-        assert_eq!(
-            s.all().unwrap(),
-            vec![
-                (b"a".to_vec(), w(1, 10), b"a2".to_vec()),
-                (b"a".to_vec(), w(5, 10), b"a1".to_vec()),
-                (b"b".to_vec(), w(2, 10), b"b2".to_vec()),
-                (b"b".to_vec(), w(0, 30), b"b1".to_vec()),
-            ]
-        );
-    }
-
-    #[test]
-    fn retention_drops_expired_puts_and_hides_expired_sessions() {
-        let mut s = store(10);
-        s.put(b"k", w(0, 91), Some(b"old")).unwrap();
-        s.put(b"k", w(95, 100), Some(b"new")).unwrap();
-        // Stream time 100: sessions ending at or before 90 have expired; 91 has not.
-        s.put(b"k", w(80, 90), Some(b"late")).unwrap();
-        assert_eq!(s.expired_puts(), 1);
-        assert_eq!(s.fetch_session(b"k", 0, 91).unwrap(), Some(b"old".to_vec()));
-        s.put(b"j", w(101, 101), None).unwrap();
-        // Stream time 101, advanced by a tombstone: the session ending at 91 has expired.
-        assert_eq!(s.fetch_session(b"k", 0, 91).unwrap(), None);
-        assert_eq!(windows(s.find_sessions(b"k", 0, 200).unwrap()), vec![(95, 100)]);
-        assert_eq!(windows(s.fetch_key(b"k").unwrap()), vec![(95, 100)]);
-        assert_eq!(s.all().unwrap().len(), 1);
-        assert_eq!((s.by_key.len(), s.by_end.len()), (1, 1));
-        // An expired tombstone is dropped and counted; `remove` never advances stream time.
-        s.put(b"k", w(0, 50), None).unwrap();
-        s.remove(b"k", w(500, 500)).unwrap();
-        assert_eq!(s.expired_puts(), 2);
-        assert_eq!(s.fetch_session(b"k", 95, 100).unwrap(), Some(b"new".to_vec()));
-    }
-
-    #[test]
-    fn an_invalid_session_is_refused() {
-        let mut s = store(10);
-        let error = s.put(b"k", SessionWindow { start: 5, end: 4 }, Some(b"v")).unwrap_err();
-        assert!(
-            matches!(&error, StoreError::InvalidArgument { store, .. } if store == "sessions"),
-            "{error}"
-        );
-        assert!(s.put(b"k", SessionWindow { start: -1, end: 4 }, Some(b"v")).is_err());
-        assert!(InMemorySessionStore::new("s", -1).is_err());
-    }
-
-    #[test]
-    fn a_closed_store_refuses_calls() {
-        let mut s = store(10);
-        s.put(b"k", w(0, 1), Some(b"v")).unwrap();
-        s.flush().unwrap();
-        s.close().unwrap();
-        assert!(matches!(s.fetch_key(b"k"), Err(StoreError::Closed { .. })));
-        assert!(s.put(b"k", w(0, 1), Some(b"v")).is_err());
-        assert!(s.remove(b"k", w(0, 1)).is_err());
-        assert!(s.fetch_session(b"k", 0, 1).is_err());
-        assert!(s.find_sessions(b"k", 0, 1).is_err());
-        assert!(s.all().is_err());
-        let mut boxed: Box<dyn SessionBytesStore> = Box::new(s);
-        assert!(boxed.as_any_mut().downcast_mut::<InMemorySessionStore>().is_some());
-    }
-
-    #[derive(Debug, Clone)]
-    enum Op {
-        Put(Vec<u8>, SessionWindow, Option<Vec<u8>>),
-        Remove(Vec<u8>, SessionWindow),
-        FetchSession(Vec<u8>, SessionWindow),
-        FindSessions(Vec<u8>, i64, i64),
-        FetchKey(Vec<u8>),
-        All,
-    }
-
-    fn small_key() -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(0u8..3, 0..3)
-    }
-
-    /// Sessions in a small time range, with a few far ahead so that retention bites.
-    fn session() -> impl Strategy<Value = SessionWindow> {
-        (prop_oneof![8 => 0..30i64, 1 => 30..200i64], 0..8i64).prop_map(|(start, length)| w(start, start + length))
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        let value = prop::collection::vec(any::<u8>(), 0..2);
-        prop_oneof![
-            4 => (small_key(), session(), prop::option::weighted(0.8, value)).prop_map(|(k, w, v)| Op::Put(k, w, v)),
-            1 => (small_key(), session()).prop_map(|(k, w)| Op::Remove(k, w)),
-            1 => (small_key(), session()).prop_map(|(k, w)| Op::FetchSession(k, w)),
-            1 => (small_key(), -5..60i64, -5..60i64).prop_map(|(k, e, l)| Op::FindSessions(k, e, l)),
-            1 => small_key().prop_map(Op::FetchKey),
-            1 => Just(Op::All),
-        ]
-    }
-
-    /// The model: a list of sessions, with Kafka's retention rule written out plainly.
-    struct Model {
-        retention: i64,
-        observed: i64,
-        expired_puts: u64,
-        entries: Vec<SessionEntry>,
-    }
-
-    impl Model {
-        fn live(&self, end: i64) -> bool {
-            end > self.observed - self.retention
-        }
-
-        fn remove(&mut self, key: &[u8], window: SessionWindow) {
-            self.entries.retain(|(k, w, _)| !(k == key && *w == window));
-        }
-
-        fn put(&mut self, key: Vec<u8>, window: SessionWindow, value: Option<Vec<u8>>) {
-            self.observed = self.observed.max(window.end);
-            if !self.live(window.end) {
-                self.expired_puts += 1;
-                return;
-            }
-            self.remove(&key, window);
-            if let Some(value) = value {
-                self.entries.push((key, window, value));
-            }
-        }
-
-        /// Live sessions matching `keep`, by (end, key, start).
-        fn select(&self, keep: impl Fn(&SessionEntry) -> bool) -> Vec<SessionEntry> {
-            let mut selected: Vec<_> = self
-                .entries
-                .iter()
-                .filter(|e| self.live(e.1.end) && keep(e))
-                .cloned()
-                .collect();
-            selected.sort_by(|a, b| (a.1.end, &a.0, a.1.start).cmp(&(b.1.end, &b.0, b.1.start)));
-            selected
-        }
-
-        fn select_key(&self, key: &[u8], keep: impl Fn(SessionWindow) -> bool) -> Vec<(SessionWindow, Vec<u8>)> {
-            self.select(|e| e.0 == key && keep(e.1))
-                .into_iter()
-                .map(|e| (e.1, e.2))
-                .collect()
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn behaves_like_a_list_of_sessions(retention in 0..60i64, ops in prop::collection::vec(op(), 1..60)) {
-            let mut store = InMemorySessionStore::new("s", retention).unwrap();
-            let mut model = Model { retention, observed: -1, expired_puts: 0, entries: Vec::new() };
-            for op in ops {
-                match op {
-                    Op::Put(k, w, v) => {
-                        store.put(&k, w, v.as_deref()).unwrap();
-                        model.put(k, w, v);
-                        prop_assert_eq!(store.expired_puts(), model.expired_puts);
-                    }
-                    Op::Remove(k, w) => {
-                        store.remove(&k, w).unwrap();
-                        model.remove(&k, w);
-                    }
-                    Op::FetchSession(k, w) => {
-                        let expected = model.select_key(&k, |x| x == w).pop().map(|(_, v)| v);
-                        prop_assert_eq!(store.fetch_session(&k, w.start, w.end).unwrap(), expected);
-                    }
-                    Op::FindSessions(k, earliest_end, latest_start) => {
-                        let expected = model.select_key(&k, |x| x.end >= earliest_end && x.start <= latest_start);
-                        prop_assert_eq!(store.find_sessions(&k, earliest_end, latest_start).unwrap(), expected);
-                    }
-                    Op::FetchKey(k) => prop_assert_eq!(store.fetch_key(&k).unwrap(), model.select_key(&k, |_| true)),
-                    Op::All => prop_assert_eq!(store.all().unwrap(), model.select(|_| true)),
-                }
-            }
-            prop_assert_eq!(store.all().unwrap(), model.select(|_| true));
-        }
+    fn removed_and_expired_sessions_leave_both_indexes() {
+        let mut s = InMemorySessionStore::new("s", 10).unwrap();
+        let w = |start, end| SessionWindow::new(start, end).unwrap();
+        let sizes = |s: &InMemorySessionStore| (s.by_key.len(), s.by_end.len());
+        s.put(b"k", w(0, 1), Some(b"a")).unwrap();
+        s.put(b"k", w(2, 5), Some(b"b")).unwrap();
+        s.put(b"k", w(6, 7), Some(b"c")).unwrap();
+        s.put(b"k", w(0, 1), None).unwrap();
+        s.remove(b"k", w(6, 7)).unwrap();
+        assert_eq!(sizes(&s), (1, 1));
+        // Stream time 15, advanced by a tombstone: the session ending at 5 has expired and is removed.
+        s.put(b"j", w(15, 15), None).unwrap();
+        assert_eq!(sizes(&s), (0, 0));
     }
 }

@@ -252,328 +252,47 @@ impl WindowBytesStore for InMemoryWindowStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::state::contract_tests::window_contract;
 
-    fn store(retention_ms: i64) -> InMemoryWindowStore {
-        InMemoryWindowStore::new("windows", retention_ms, 10, false).unwrap()
-    }
+    mod contract {
+        use super::*;
 
-    fn entry(key: &[u8], start: i64, value: &[u8]) -> WindowEntry {
-        (key.to_vec(), start, value.to_vec())
-    }
-
-    #[test]
-    fn put_overwrites_and_fetch_reads_one_window() {
-        let mut s = store(100);
-        s.put(b"k", Some(b"v1"), 10).unwrap();
-        s.put(b"k", Some(b"v2"), 10).unwrap();
-        s.put(b"k", Some(b"other window"), 20).unwrap();
-        assert_eq!(s.fetch(b"k", 10).unwrap(), Some(b"v2".to_vec()));
-        assert_eq!(s.fetch(b"k", 15).unwrap(), None);
-        assert_eq!(s.fetch(b"absent", 10).unwrap(), None);
-        assert_eq!(
-            (s.retention_ms(), s.window_size_ms(), s.retains_duplicates()),
-            (100, 10, false)
+        window_contract!(
+            |name: &str, retention, size, duplicates| InMemoryWindowStore::new(name, retention, size, duplicates),
+            property_cases = 256
         );
     }
 
     #[test]
-    fn a_tombstone_put_deletes_the_window() {
-        let mut s = store(100);
-        s.put(b"k", Some(b"v"), 10).unwrap();
-        s.put(b"k", Some(b"v"), 20).unwrap();
-        s.put(b"k", None, 10).unwrap();
-        s.put(b"absent", None, 10).unwrap();
-        assert_eq!(s.fetch(b"k", 10).unwrap(), None);
-        assert_eq!(s.all().unwrap(), vec![entry(b"k", 20, b"v")]);
-        assert_eq!((s.by_key.len(), s.by_time.len()), (1, 1));
-    }
-
-    #[test]
-    fn fetch_range_is_inclusive_ascending_and_empty_when_from_is_above_to() {
-        let mut s = store(100);
-        for start in [40, 10, 30, 20] {
-            s.put(b"k", Some(start.to_string().as_bytes()), start).unwrap();
-        }
-        s.put(b"kk", Some(b"other key"), 20).unwrap();
-        let starts = |from, to| -> Vec<i64> {
-            s.fetch_range(b"k", from, to)
+    fn reports_whether_it_retains_duplicates() {
+        assert!(
+            !InMemoryWindowStore::new("w", 10, 10, false)
                 .unwrap()
-                .into_iter()
-                .map(|(t, _)| t)
-                .collect()
-        };
-        assert_eq!(starts(20, 40), vec![20, 30, 40]);
-        assert_eq!(starts(11, 39), vec![20, 30]);
-        assert_eq!(starts(i64::MIN, i64::MAX), vec![10, 20, 30, 40]);
-        assert_eq!(starts(30, 20), Vec::<i64>::new());
-        assert_eq!(s.fetch_range(b"k", 10, 10).unwrap(), vec![(10, b"10".to_vec())]);
-    }
-
-    #[test]
-    fn fetch_keys_orders_by_start_then_key_and_bounds_are_inclusive() {
-        let mut s = store(100);
-        for (key, start) in [
-            (&b"b"[..], 20),
-            (b"a", 20),
-            (b"c", 10),
-            (b"b", 10),
-            (b"a", 30),
-            (b"d", 20),
-        ] {
-            s.put(key, Some(key), start).unwrap();
-        }
-        assert_eq!(
-            s.fetch_keys(Some(b"a"), Some(b"c"), 10, 20).unwrap(),
-            vec![
-                entry(b"b", 10, b"b"),
-                entry(b"c", 10, b"c"),
-                entry(b"a", 20, b"a"),
-                entry(b"b", 20, b"b")
-            ]
+                .retains_duplicates()
         );
-        assert_eq!(
-            s.fetch_keys(None, Some(b"a"), 0, 100).unwrap(),
-            vec![entry(b"a", 20, b"a"), entry(b"a", 30, b"a")]
+        assert!(
+            InMemoryWindowStore::new("w", 10, 10, true)
+                .unwrap()
+                .retains_duplicates()
         );
-        assert_eq!(
-            s.fetch_keys(Some(b"d"), None, 0, 100).unwrap(),
-            vec![entry(b"d", 20, b"d")]
-        );
-        assert_eq!(s.fetch_keys(Some(b"c"), Some(b"a"), 0, 100).unwrap(), vec![]);
-        assert_eq!(s.fetch_keys(None, None, 30, 10).unwrap(), vec![]);
-        assert_eq!(s.fetch_all(20, 20).unwrap().len(), 3);
-        assert_eq!(s.fetch_all(0, 100).unwrap(), s.all().unwrap());
-        assert_eq!(s.all().unwrap().len(), 6);
     }
 
     #[test]
-    fn retention_drops_an_expired_put() {
-        let mut s = store(10);
-        s.put(b"k", Some(b"late"), 100).unwrap();
-        // 90 <= 100 - 10: expired.
-        s.put(b"k", Some(b"v"), 90).unwrap();
-        assert_eq!(s.expired_puts(), 1);
-        assert_eq!(s.fetch(b"k", 90).unwrap(), None);
-        // 91 > 100 - 10: live.
-        s.put(b"k", Some(b"v"), 91).unwrap();
-        assert_eq!(s.expired_puts(), 1);
-        assert_eq!(s.fetch(b"k", 91).unwrap(), Some(b"v".to_vec()));
-        // An expired tombstone is dropped and counted too.
-        s.put(b"k", None, 50).unwrap();
-        assert_eq!(s.expired_puts(), 2);
-    }
-
-    #[test]
-    fn retention_hides_expired_windows_and_removes_them_on_put() {
-        let mut s = store(10);
-        s.put(b"k", Some(b"old"), 91).unwrap();
-        s.put(b"j", Some(b"old"), 95).unwrap();
-        s.put(b"k", Some(b"new"), 101).unwrap();
-        // Stream time 101: starts <= 91 have expired.
-        assert_eq!(s.fetch(b"k", 91).unwrap(), None);
-        assert_eq!(s.fetch_range(b"k", 0, 200).unwrap(), vec![(101, b"new".to_vec())]);
-        assert_eq!(s.fetch_keys(None, None, 0, 200).unwrap().len(), 2);
-        assert_eq!(
-            s.all().unwrap(),
-            vec![entry(b"j", 95, b"old"), entry(b"k", 101, b"new")]
-        );
-        assert_eq!((s.by_key.len(), s.by_time.len()), (2, 2));
-        // A tombstone advances stream time too (as in Kafka).
-        s.put(b"x", None, 105).unwrap();
-        assert_eq!(s.all().unwrap(), vec![entry(b"k", 101, b"new")]);
-        assert_eq!((s.by_key.len(), s.by_time.len()), (1, 1));
-    }
-
-    #[test]
-    fn a_put_at_a_new_stream_time_is_kept_even_when_it_expires_everything_else() {
-        let mut s = store(10);
-        s.put(b"k", Some(b"v"), 0).unwrap();
-        s.put(b"k", Some(b"v"), 1_000).unwrap();
-        assert_eq!(s.all().unwrap(), vec![entry(b"k", 1_000, b"v")]);
-        assert_eq!(s.expired_puts(), 0);
-    }
-
-    #[test]
-    fn zero_retention_keeps_nothing_and_negative_starts_count_as_expired() {
-        let mut s = InMemoryWindowStore::new("w", 0, 0, false).unwrap();
-        s.put(b"k", Some(b"v"), 5).unwrap();
-        assert_eq!(s.all().unwrap(), vec![]);
-        let mut s = store(100);
-        s.put(b"k", Some(b"v"), -1).unwrap();
-        assert_eq!((s.expired_puts(), s.all().unwrap()), (1, vec![]));
-    }
-
-    #[test]
-    fn duplicates_are_retained_in_insertion_order() {
-        let mut s = InMemoryWindowStore::new("join", 100, 10, true).unwrap();
-        for value in [&b"3"[..], b"1", b"2"] {
-            s.put(b"k", Some(value), 10).unwrap();
-        }
-        s.put(b"j", Some(b"j"), 10).unwrap();
-        s.put(b"k", Some(b"4"), 5).unwrap();
-        let expected = vec![
-            (5, b"4".to_vec()),
-            (10, b"3".to_vec()),
-            (10, b"1".to_vec()),
-            (10, b"2".to_vec()),
-        ];
-        assert_eq!(s.fetch_range(b"k", 0, 10).unwrap(), expected);
-        // `fetch` of one window gives the latest duplicate.
-        assert_eq!(s.fetch(b"k", 10).unwrap(), Some(b"2".to_vec()));
-        assert_eq!(
-            s.fetch_all(10, 10).unwrap(),
-            vec![
-                entry(b"j", 10, b"j"),
-                entry(b"k", 10, b"3"),
-                entry(b"k", 10, b"1"),
-                entry(b"k", 10, b"2")
-            ]
-        );
-        // A tombstone cannot say which duplicate it deletes: it deletes nothing.
-        s.put(b"k", None, 10).unwrap();
-        assert_eq!(s.fetch_range(b"k", 0, 10).unwrap(), expected);
-    }
-
-    #[test]
-    fn the_constructor_checks_retention_and_window_size() {
-        let error = InMemoryWindowStore::new("w", 5, 10, false).unwrap_err();
-        assert_eq!(error.store(), "w");
-        assert!(error.to_string().contains("no smaller than the window size"), "{error}");
-        assert!(InMemoryWindowStore::new("w", -1, 0, false).is_err());
-        assert!(InMemoryWindowStore::new("w", 10, -1, false).is_err());
-        assert!(InMemoryWindowStore::new("w", 10, 10, false).is_ok());
-    }
-
-    #[test]
-    fn a_closed_store_refuses_calls() {
-        let mut s = store(100);
-        s.put(b"k", Some(b"v"), 10).unwrap();
-        s.flush().unwrap();
-        s.close().unwrap();
-        assert!(matches!(s.fetch(b"k", 10), Err(StoreError::Closed { .. })));
-        assert!(s.put(b"k", Some(b"v"), 10).is_err());
-        assert!(s.fetch_range(b"k", 0, 10).is_err());
-        assert!(s.fetch_keys(None, None, 0, 10).is_err());
-        assert!(s.fetch_all(0, 10).is_err());
-        assert!(s.all().is_err());
-        assert!(s.flush().is_err());
-        let boxed: Box<dyn WindowBytesStore> = Box::new(s);
-        assert!(boxed.as_any().downcast_ref::<InMemoryWindowStore>().is_some());
-    }
-
-    #[derive(Debug, Clone)]
-    enum Op {
-        Put(Vec<u8>, Option<Vec<u8>>, i64),
-        Fetch(Vec<u8>, i64),
-        FetchRange(Vec<u8>, i64, i64),
-        FetchKeys(Option<Vec<u8>>, Option<Vec<u8>>, i64, i64),
-        All,
-    }
-
-    fn small_key() -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(0u8..3, 0..3)
-    }
-
-    /// Times from a small range, with a few jumps far ahead so that retention bites.
-    fn time() -> impl Strategy<Value = i64> {
-        prop_oneof![8 => -2..40i64, 1 => 40..200i64]
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        let value = prop::collection::vec(any::<u8>(), 0..2);
-        prop_oneof![
-            4 => (small_key(), prop::option::weighted(0.8, value), time()).prop_map(|(k, v, t)| Op::Put(k, v, t)),
-            1 => (small_key(), time()).prop_map(|(k, t)| Op::Fetch(k, t)),
-            1 => (small_key(), time(), time()).prop_map(|(k, f, t)| Op::FetchRange(k, f, t)),
-            1 => (prop::option::of(small_key()), prop::option::of(small_key()), time(), time())
-                .prop_map(|(kf, kt, f, t)| Op::FetchKeys(kf, kt, f, t)),
-            1 => Just(Op::All),
-        ]
-    }
-
-    /// The model: the list of puts that are still live, in insertion order, with Kafka's retention
-    /// rule written out plainly.
-    struct Model {
-        retention: i64,
-        duplicates: bool,
-        observed: i64,
-        expired_puts: u64,
-        /// (key, window start, value), oldest first.
-        entries: Vec<WindowEntry>,
-    }
-
-    impl Model {
-        fn live(&self, start: i64) -> bool {
-            start >= 0 && start > self.observed - self.retention
-        }
-
-        fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>, start: i64) {
-            self.observed = self.observed.max(start);
-            if !self.live(start) {
-                self.expired_puts += 1;
-                return;
-            }
-            if !self.duplicates {
-                self.entries.retain(|(k, s, _)| !(k == &key && *s == start));
-            }
-            if let Some(value) = value {
-                self.entries.push((key, start, value));
-            }
-        }
-
-        /// Live entries matching `keep`, by start then key; the stable sort keeps insertion order.
-        fn select(&self, keep: impl Fn(&WindowEntry) -> bool) -> Vec<WindowEntry> {
-            let mut selected: Vec<_> = self
-                .entries
-                .iter()
-                .filter(|e| self.live(e.1) && keep(e))
-                .cloned()
-                .collect();
-            selected.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-            selected
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn behaves_like_a_list_of_puts(
-            duplicates: bool,
-            retention in 0..60i64,
-            ops in prop::collection::vec(op(), 1..60),
-        ) {
-            let mut store = InMemoryWindowStore::new("w", retention, 0, duplicates).unwrap();
-            let mut model = Model { retention, duplicates, observed: -1, expired_puts: 0, entries: Vec::new() };
-            for op in ops {
-                match op {
-                    Op::Put(k, v, t) => {
-                        store.put(&k, v.as_deref(), t).unwrap();
-                        model.put(k, v, t);
-                        prop_assert_eq!(store.expired_puts(), model.expired_puts);
-                    }
-                    Op::Fetch(k, t) => {
-                        let expected = model.select(|e| e.0 == k && e.1 == t).pop().map(|e| e.2);
-                        prop_assert_eq!(store.fetch(&k, t).unwrap(), expected);
-                    }
-                    Op::FetchRange(k, f, t) => {
-                        let expected: Vec<_> = model
-                            .select(|e| e.0 == k && f <= e.1 && e.1 <= t)
-                            .into_iter()
-                            .map(|e| (e.1, e.2))
-                            .collect();
-                        prop_assert_eq!(store.fetch_range(&k, f, t).unwrap(), expected);
-                    }
-                    Op::FetchKeys(kf, kt, f, t) => {
-                        let in_keys = |key: &Vec<u8>| kf.as_ref().is_none_or(|x| x <= key) && kt.as_ref().is_none_or(|x| key <= x);
-                        let ordered_keys = kf.is_none() || kt.is_none() || kf <= kt;
-                        let expected = model.select(|e| ordered_keys && in_keys(&e.0) && f <= e.1 && e.1 <= t);
-                        prop_assert_eq!(store.fetch_keys(kf.as_deref(), kt.as_deref(), f, t).unwrap(), expected);
-                        prop_assert_eq!(store.fetch_all(f, t).unwrap(), model.select(|e| f <= e.1 && e.1 <= t));
-                    }
-                    Op::All => prop_assert_eq!(store.all().unwrap(), model.select(|_| true)),
-                }
-            }
-            prop_assert_eq!(store.all().unwrap(), model.select(|_| true));
-        }
+    fn deleted_and_expired_windows_leave_both_indexes() {
+        let mut s = InMemoryWindowStore::new("w", 10, 0, false).unwrap();
+        let sizes = |s: &InMemoryWindowStore| (s.by_key.len(), s.by_time.len());
+        s.put(b"k", Some(b"v"), 1).unwrap();
+        s.put(b"j", Some(b"v"), 5).unwrap();
+        s.put(b"k", None, 1).unwrap();
+        assert_eq!(sizes(&s), (1, 1));
+        s.put(b"k", Some(b"v"), 12).unwrap();
+        assert_eq!(sizes(&s), (2, 2));
+        // Stream time 15, advanced by a tombstone: the window at 5 has expired and is removed.
+        s.put(b"x", None, 15).unwrap();
+        assert_eq!(sizes(&s), (1, 1));
+        // Stream time 30: the window at 12 has expired, and the put itself is kept.
+        s.put(b"k", Some(b"v"), 30).unwrap();
+        assert_eq!(sizes(&s), (1, 1));
+        assert_eq!(s.all().unwrap(), vec![(b"k".to_vec(), 30, b"v".to_vec())]);
     }
 }

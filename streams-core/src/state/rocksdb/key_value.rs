@@ -201,136 +201,49 @@ impl KeyValueBytesStore for RocksDbKeyValueStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::contract_tests::key_value_contract;
 
-    fn kv(key: &[u8], value: &[u8]) -> KeyValueEntry {
-        (key.to_vec(), value.to_vec())
+    fn memory() -> RocksDbMemory {
+        RocksDbMemory::new(8 << 20)
     }
 
     fn open(dir: &Path) -> RocksDbKeyValueStore {
-        RocksDbKeyValueStore::open("kv", dir, &RocksDbMemory::new(8 << 20)).unwrap()
+        RocksDbKeyValueStore::open("kv", dir, &memory()).unwrap()
     }
 
-    /// A store holding `a`, `b`, `c`, `d` with values `1` .. `4`.
+    /// A store in `dir` holding `a`, `b`, `c`, `d`.
     fn abcd(dir: &Path) -> RocksDbKeyValueStore {
         let mut store = open(dir);
-        for (key, value) in [(b"c", b"3"), (b"a", b"1"), (b"d", b"4"), (b"b", b"2")] {
-            store.put(key, Some(value)).unwrap();
+        for key in [b"c", b"a", b"d", b"b"] {
+            store.put(key, Some(b"v")).unwrap();
         }
         store
     }
 
-    #[test]
-    fn put_overwrites_get_reads_and_tombstones_delete() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = open(dir.path());
-        assert_eq!(store.get(b"k").unwrap(), None);
-        store.put(b"k", Some(b"v1")).unwrap();
-        store.put(b"k", Some(b"v2")).unwrap();
-        assert_eq!(store.get(b"k").unwrap(), Some(b"v2".to_vec()));
-        store.put(b"", Some(b"")).unwrap();
-        assert_eq!(store.get(b"").unwrap(), Some(vec![]));
-        store.put(b"k", None).unwrap();
-        store.put(b"absent", None).unwrap();
-        assert_eq!(store.get(b"k").unwrap(), None);
-        assert_eq!(store.all().unwrap(), vec![kv(b"", b"")]);
-    }
+    mod contract {
+        use super::*;
 
-    #[test]
-    fn put_if_absent_and_delete_return_the_existing_value() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = open(dir.path());
-        assert_eq!(store.put_if_absent(b"k", b"first").unwrap(), None);
-        assert_eq!(store.put_if_absent(b"k", b"second").unwrap(), Some(b"first".to_vec()));
-        assert_eq!(store.get(b"k").unwrap(), Some(b"first".to_vec()));
-        assert_eq!(store.delete(b"k").unwrap(), Some(b"first".to_vec()));
-        assert_eq!(store.delete(b"k").unwrap(), None);
-        assert_eq!(store.get(b"k").unwrap(), None);
-    }
-
-    #[test]
-    fn ranges_are_inclusive_open_when_none_and_empty_when_inverted() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = abcd(dir.path());
-        assert_eq!(
-            store.range(Some(b"b"), Some(b"c")).unwrap(),
-            vec![kv(b"b", b"2"), kv(b"c", b"3")]
-        );
-        assert_eq!(
-            store.range(None, Some(b"b")).unwrap(),
-            vec![kv(b"a", b"1"), kv(b"b", b"2")]
-        );
-        assert_eq!(
-            store.range(Some(b"c"), None).unwrap(),
-            vec![kv(b"c", b"3"), kv(b"d", b"4")]
-        );
-        assert_eq!(store.range(Some(b"bb"), Some(b"bz")).unwrap(), vec![]);
-        assert_eq!(store.range(Some(b"b"), Some(b"b")).unwrap(), vec![kv(b"b", b"2")]);
-        assert_eq!(store.range(Some(b"c"), Some(b"b")).unwrap(), vec![]);
-        assert_eq!(store.reverse_range(Some(b"c"), Some(b"b")).unwrap(), vec![]);
-        assert_eq!(
-            store.reverse_range(Some(b"b"), Some(b"c")).unwrap(),
-            vec![kv(b"c", b"3"), kv(b"b", b"2")]
-        );
-        assert_eq!(store.reverse_range(None, None).unwrap().first(), Some(&kv(b"d", b"4")));
-        assert_eq!(store.range(None, None).unwrap(), store.all().unwrap());
-    }
-
-    #[test]
-    fn keys_are_in_unsigned_byte_order_and_prefix_scan_matches_prefixes() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = open(dir.path());
-        for key in [
-            &b"ab"[..],
-            b"abc",
-            b"abd",
-            b"ac",
-            b"a",
-            &[0xff, 0xff],
-            &[0xff, 0xff, 0x00],
-            &[0xff],
-            &[0x80],
-        ] {
-            store.put(key, Some(b"v")).unwrap();
+        /// Opens each store in a directory of its own, under one that lives as long as the factory.
+        fn factory() -> impl FnMut(&str) -> RocksDbKeyValueStore {
+            let dir = tempfile::tempdir().unwrap();
+            let memory = memory();
+            let mut opened = 0;
+            move |name| {
+                opened += 1;
+                RocksDbKeyValueStore::open(name, &dir.path().join(opened.to_string()), &memory).unwrap()
+            }
         }
-        let keys = |entries: Vec<KeyValueEntry>| -> Vec<Vec<u8>> { entries.into_iter().map(|(k, _)| k).collect() };
-        assert_eq!(
-            keys(store.prefix_scan(b"ab").unwrap()),
-            vec![b"ab".to_vec(), b"abc".to_vec(), b"abd".to_vec()]
-        );
-        assert_eq!(keys(store.prefix_scan(b"b").unwrap()), Vec::<Vec<u8>>::new());
-        assert_eq!(
-            keys(store.prefix_scan(&[0xff, 0xff]).unwrap()),
-            vec![vec![0xff, 0xff], vec![0xff, 0xff, 0x00]]
-        );
-        assert_eq!(store.prefix_scan(b"").unwrap().len(), 9);
-        assert_eq!(keys(store.range(Some(&[0x80]), None).unwrap())[0], vec![0x80]);
+
+        key_value_contract!(factory(), property_cases = 24);
     }
 
     #[test]
-    fn approximate_num_entries_estimates_and_is_zero_when_closed() {
+    fn a_closed_store_refuses_even_an_empty_restore_and_a_reopened_one_has_the_data() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = abcd(dir.path());
-        store.flush().unwrap();
-        assert_eq!(store.approximate_num_entries(), 4);
+        assert!(format!("{store:?}").contains("open: true"));
         store.close().unwrap();
-        assert_eq!(store.approximate_num_entries(), 0);
-    }
-
-    #[test]
-    fn a_closed_store_refuses_calls_and_a_reopened_one_has_the_data() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = abcd(dir.path());
-        store.close().unwrap();
-        store.close().unwrap();
-        assert!(matches!(store.get(b"a"), Err(StoreError::Closed { store }) if store == "kv"));
-        assert!(store.put(b"a", Some(b"1")).is_err());
-        assert!(store.put_if_absent(b"a", b"1").is_err());
-        assert!(store.delete(b"a").is_err());
-        assert!(store.range(None, None).is_err());
-        assert!(store.reverse_range(None, None).is_err());
-        assert!(store.prefix_scan(b"").is_err());
-        assert!(store.all().is_err());
-        assert!(store.flush().is_err());
+        assert!(format!("{store:?}").contains("open: false"));
         assert!(store.restore_batch(&[]).is_err());
         let reopened = open(dir.path());
         assert_eq!(reopened.all().unwrap().len(), 4);
@@ -349,30 +262,12 @@ mod tests {
     }
 
     #[test]
-    fn restore_batch_applies_puts_and_tombstones_in_order() {
+    fn approximate_num_entries_estimates_and_is_zero_when_closed() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = abcd(dir.path());
-        let batch = vec![
-            (b"a".to_vec(), None),
-            (b"e".to_vec(), Some(b"5".to_vec())),
-            (b"e".to_vec(), Some(b"6".to_vec())),
-            (b"f".to_vec(), Some(b"7".to_vec())),
-            (b"f".to_vec(), None),
-        ];
-        store.restore_batch(&batch).unwrap();
-        assert_eq!(
-            store.all().unwrap(),
-            vec![kv(b"b", b"2"), kv(b"c", b"3"), kv(b"d", b"4"), kv(b"e", b"6")]
-        );
-    }
-
-    #[test]
-    fn as_any_finds_the_concrete_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut boxed: Box<dyn KeyValueBytesStore> = Box::new(open(dir.path()));
-        assert_eq!(boxed.name(), "kv");
-        assert!(boxed.as_any().downcast_ref::<RocksDbKeyValueStore>().is_some());
-        assert!(boxed.as_any_mut().downcast_mut::<RocksDbKeyValueStore>().is_some());
-        assert!(format!("{:?}", boxed.as_any().downcast_ref::<RocksDbKeyValueStore>().unwrap()).contains("open: true"));
+        store.flush().unwrap();
+        assert_eq!(store.approximate_num_entries(), 4);
+        store.close().unwrap();
+        assert_eq!(store.approximate_num_entries(), 0);
     }
 }

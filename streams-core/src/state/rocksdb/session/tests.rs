@@ -1,5 +1,11 @@
+//! The session store contract, run on RocksDB with Kafka's segments and with small ones, and what
+//! only a RocksDB session store does: segments, reopening, restoring in one write.
+
 use super::*;
+use crate::state::StoreResult;
+use crate::state::contract_tests::session_contract;
 use crate::state::encoding::encode_session_key;
+use crate::state::rocksdb::{RocksDbMemory, default_segment_interval_ms};
 use tempfile::TempDir;
 
 fn w(start: i64, end: i64) -> SessionWindow {
@@ -10,126 +16,64 @@ fn memory() -> RocksDbMemory {
     RocksDbMemory::new(8 << 20)
 }
 
+/// Opens each store in a directory of its own, with segments of `interval` ms (Kafka's default
+/// when `None`), under one directory that lives as long as the factory.
+fn factory(interval: Option<i64>) -> impl FnMut(&str, i64) -> StoreResult<RocksDbSessionStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory();
+    let mut opened = 0;
+    move |name, retention| {
+        opened += 1;
+        let dir = dir.path().join(opened.to_string());
+        let interval = interval.unwrap_or_else(|| default_segment_interval_ms(retention));
+        RocksDbSessionStore::open_with_segment_interval(name, &dir, &memory, retention, interval)
+    }
+}
+
+/// The contract with Kafka's segments, of a minute at least: most cases fit in one segment.
+mod contract {
+    use super::*;
+
+    session_contract!(factory(None), property_cases = 24);
+}
+
+/// The contract with segments of 5 ms: most cases cross segments, and drop some.
+mod contract_in_small_segments {
+    use super::*;
+
+    session_contract!(factory(Some(5)), property_cases = 24);
+}
+
 fn store(retention_ms: i64) -> (TempDir, RocksDbSessionStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = RocksDbSessionStore::open("sessions", dir.path(), &memory(), retention_ms).unwrap();
     (dir, store)
 }
 
-fn windows(sessions: Vec<(SessionWindow, Vec<u8>)>) -> Vec<(i64, i64)> {
-    sessions.into_iter().map(|(w, _)| (w.start, w.end)).collect()
+#[test]
+fn the_segment_interval_is_kafkas_by_default_positive_and_fixed_at_creation() {
+    let (dir, s) = store(1);
+    assert_eq!(s.segment_interval_ms(), 60_000);
+    drop(s);
+    assert!(RocksDbSessionStore::open_with_segment_interval("s", dir.path(), &memory(), 1, 0).is_err());
+    let error = RocksDbSessionStore::open_with_segment_interval("s", dir.path(), &memory(), 1, 7).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("created with segments of 60000 ms, not 7 ms"),
+        "{error}"
+    );
 }
 
 #[test]
-fn put_overwrites_and_fetch_session_reads_one_session() {
-    let (_dir, mut s) = store(100);
-    s.put(b"k", w(10, 20), Some(b"v1")).unwrap();
-    s.put(b"k", w(10, 20), Some(b"v2")).unwrap();
-    s.put(b"k", w(10, 25), Some(b"longer")).unwrap();
-    assert_eq!(s.fetch_session(b"k", 10, 20).unwrap(), Some(b"v2".to_vec()));
-    assert_eq!(s.fetch_session(b"k", 10, 25).unwrap(), Some(b"longer".to_vec()));
-    assert_eq!(s.fetch_session(b"k", 11, 20).unwrap(), None);
-    assert_eq!(s.fetch_session(b"k", 21, 20).unwrap(), None);
-    assert_eq!(s.fetch_session(b"other", 10, 20).unwrap(), None);
-    assert_eq!((s.retention_ms(), s.segment_interval_ms()), (100, 60_000));
-}
-
-#[test]
-fn a_tombstone_put_and_remove_delete_one_session() {
-    let (_dir, mut s) = store(100);
-    s.put(b"k", w(0, 5), Some(b"a")).unwrap();
-    s.put(b"k", w(10, 20), Some(b"b")).unwrap();
-    s.put(b"k", w(30, 30), Some(b"c")).unwrap();
-    s.put(b"k", w(0, 5), None).unwrap();
-    s.remove(b"k", w(30, 30)).unwrap();
-    s.remove(b"k", w(99, 99)).unwrap();
-    s.remove(b"k", SessionWindow { start: 9, end: -1 }).unwrap();
-    assert_eq!(s.fetch_key(b"k").unwrap(), vec![(w(10, 20), b"b".to_vec())]);
-}
-
-#[test]
-fn find_sessions_returns_overlapping_sessions_ordered_by_end_then_start() {
+fn sessions_are_stored_in_one_segment_per_interval_of_ends() {
     let dir = tempfile::tempdir().unwrap();
-    // Segments of 12 ms, so that a search crosses segments.
     let mut s = RocksDbSessionStore::open_with_segment_interval("s", dir.path(), &memory(), 1_000, 12).unwrap();
-    for (start, end) in [
-        (0, 9),
-        (5, 10),
-        (10, 10),
-        (12, 40),
-        (20, 25),
-        (31, 35),
-        (0, 50),
-        (7, 10),
-    ] {
+    for (start, end) in [(0, 50), (12, 40), (20, 25), (15, 15), (0, 9)] {
         s.put(b"k", w(start, end), Some(b"v")).unwrap();
     }
-    s.put(b"kk", w(15, 15), Some(b"other key")).unwrap();
-    s.put(b"", w(15, 15), Some(b"empty key")).unwrap();
-    // end >= 10 and start <= 30.
-    assert_eq!(
-        windows(s.find_sessions(b"k", 10, 30).unwrap()),
-        vec![(5, 10), (7, 10), (10, 10), (20, 25), (12, 40), (0, 50)]
-    );
-    // Bounds are inclusive: a session ending at `earliest` or starting at `latest` is found.
-    assert_eq!(
-        windows(s.find_sessions(b"k", 35, 31).unwrap()),
-        vec![(31, 35), (12, 40), (0, 50)]
-    );
-    assert_eq!(windows(s.find_sessions(b"k", 51, 100).unwrap()), vec![]);
-    assert_eq!(windows(s.find_sessions(b"absent", 0, 100).unwrap()), vec![]);
-    assert_eq!(windows(s.find_sessions(b"k", 10, -1).unwrap()), vec![]);
-    // A record at 10 with a gap of 0 merges with the sessions that contain 10.
-    assert_eq!(
-        windows(s.find_sessions(b"k", 10, 10).unwrap()),
-        vec![(5, 10), (7, 10), (10, 10), (0, 50)]
-    );
-    assert_eq!(windows(s.fetch_key(b"").unwrap()), vec![(15, 15)]);
     assert_eq!(s.segment_ids(), vec![0, 1, 2, 3, 4]);
-}
-
-#[test]
-fn fetch_key_and_all_order_sessions_by_end() {
-    let (_dir, mut s) = store(1_000);
-    s.put(b"b", w(0, 30), Some(b"b1")).unwrap();
-    s.put(b"a", w(5, 10), Some(b"a1")).unwrap();
-    s.put(b"b", w(2, 10), Some(b"b2")).unwrap();
-    s.put(b"a", w(1, 10), Some(b"a2")).unwrap();
-    s.put(b"aa", w(1, 10), Some(b"aa")).unwrap();
-    assert_eq!(windows(s.fetch_key(b"b").unwrap()), vec![(2, 10), (0, 30)]);
-    assert_eq!(
-        s.all().unwrap(),
-        vec![
-            (b"a".to_vec(), w(1, 10), b"a2".to_vec()),
-            (b"a".to_vec(), w(5, 10), b"a1".to_vec()),
-            (b"aa".to_vec(), w(1, 10), b"aa".to_vec()),
-            (b"b".to_vec(), w(2, 10), b"b2".to_vec()),
-            (b"b".to_vec(), w(0, 30), b"b1".to_vec()),
-        ]
-    );
-}
-
-#[test]
-fn retention_drops_expired_puts_and_hides_expired_sessions() {
-    let (_dir, mut s) = store(10);
-    s.put(b"k", w(0, 91), Some(b"old")).unwrap();
-    s.put(b"k", w(95, 100), Some(b"new")).unwrap();
-    // Stream time 100: sessions ending at or before 90 have expired; 91 has not.
-    s.put(b"k", w(80, 90), Some(b"late")).unwrap();
-    assert_eq!(s.expired_puts(), 1);
-    assert_eq!(s.fetch_session(b"k", 0, 91).unwrap(), Some(b"old".to_vec()));
-    s.put(b"j", w(101, 101), None).unwrap();
-    // Stream time 101, advanced by a tombstone: the session ending at 91 has expired.
-    assert_eq!(s.fetch_session(b"k", 0, 91).unwrap(), None);
-    assert_eq!(windows(s.find_sessions(b"k", 0, 200).unwrap()), vec![(95, 100)]);
-    assert_eq!(windows(s.fetch_key(b"k").unwrap()), vec![(95, 100)]);
-    assert_eq!(s.all().unwrap().len(), 1);
-    // An expired tombstone is dropped and counted; `remove` never advances stream time.
-    s.put(b"k", w(0, 50), None).unwrap();
-    s.remove(b"k", w(500, 500)).unwrap();
-    assert_eq!(s.expired_puts(), 2);
-    assert_eq!(s.observed_stream_time(), 101);
-    assert_eq!(s.fetch_session(b"k", 95, 100).unwrap(), Some(b"new".to_vec()));
+    assert_eq!(s.find_sessions(b"k", 10, 30).unwrap().len(), 4);
 }
 
 #[test]
@@ -143,6 +87,9 @@ fn an_expired_segment_is_dropped_with_its_column_family_and_time_survives_a_reop
     // Stream time 150: ends <= 50 have expired, so all of segment 0 ([0, 50)).
     s.put(b"j", w(150, 150), None).unwrap();
     assert_eq!(s.segment_ids(), vec![1]);
+    // `remove` never advances stream time.
+    s.remove(b"k", w(500, 500)).unwrap();
+    assert_eq!(s.observed_stream_time(), 150);
     s.close().unwrap();
     let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
     assert!(!families.contains(&"segment-0".to_string()), "{families:?}");
@@ -155,71 +102,25 @@ fn an_expired_segment_is_dropped_with_its_column_family_and_time_survives_a_reop
 }
 
 #[test]
-fn an_invalid_session_is_refused() {
+fn a_closed_store_refuses_even_an_empty_restore() {
     let (_dir, mut s) = store(10);
-    let error = s.put(b"k", SessionWindow { start: 5, end: 4 }, Some(b"v")).unwrap_err();
-    assert!(
-        matches!(&error, StoreError::InvalidArgument { store, .. } if store == "sessions"),
-        "{error}"
-    );
-    assert!(s.put(b"k", SessionWindow { start: -1, end: 4 }, Some(b"v")).is_err());
-    let dir = tempfile::tempdir().unwrap();
-    assert!(RocksDbSessionStore::open("s", dir.path(), &memory(), -1).is_err());
-    assert!(RocksDbSessionStore::open_with_segment_interval("s", dir.path(), &memory(), 1, 0).is_err());
-    drop(RocksDbSessionStore::open("s", dir.path(), &memory(), 1).unwrap());
-    let error = RocksDbSessionStore::open_with_segment_interval("s", dir.path(), &memory(), 1, 7).unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .contains("created with segments of 60000 ms, not 7 ms"),
-        "{error}"
-    );
-}
-
-#[test]
-fn a_closed_store_refuses_calls() {
-    let (_dir, mut s) = store(10);
-    s.put(b"k", w(0, 1), Some(b"v")).unwrap();
-    s.flush().unwrap();
     s.close().unwrap();
-    s.close().unwrap();
-    assert!(matches!(s.fetch_key(b"k"), Err(StoreError::Closed { .. })));
-    assert!(s.put(b"k", w(0, 1), Some(b"v")).is_err());
-    assert!(s.remove(b"k", w(0, 1)).is_err());
-    assert!(s.fetch_session(b"k", 0, 1).is_err());
-    assert!(s.find_sessions(b"k", 0, 1).is_err());
-    assert!(s.all().is_err());
-    assert!(s.flush().is_err());
     assert!(s.restore_batch(&[]).is_err());
-    let mut boxed: Box<dyn SessionBytesStore> = Box::new(s);
-    assert!(boxed.as_any_mut().downcast_mut::<RocksDbSessionStore>().is_some());
-    assert!(format!("{:?}", boxed.as_any().downcast_ref::<RocksDbSessionStore>().unwrap()).contains("open: false"));
+    assert!(format!("{s:?}").contains("open: false"));
 }
 
 #[test]
-fn restore_batch_follows_put_in_one_write() {
+fn restore_batch_advances_stream_time_in_one_write() {
     let (_dir, mut s) = store(10);
-    s.put(b"k", w(0, 3), Some(b"before")).unwrap();
     let batch = vec![
-        (encode_session_key(b"k", w(0, 3)), None),
         (encode_session_key(b"k", w(4, 5)), Some(b"a".to_vec())),
-        (encode_session_key(b"j", w(6, 6)), Some(b"x".to_vec())),
-        (encode_session_key(b"j", w(6, 6)), None),
         (encode_session_key(b"k", w(10, 14)), Some(b"b".to_vec())),
         (encode_session_key(b"k", w(1, 2)), Some(b"expired".to_vec())),
     ];
     s.restore_batch(&batch).unwrap();
-    assert_eq!(
-        s.all().unwrap(),
-        vec![
-            (b"k".to_vec(), w(4, 5), b"a".to_vec()),
-            (b"k".to_vec(), w(10, 14), b"b".to_vec())
-        ]
-    );
     assert_eq!((s.expired_puts(), s.observed_stream_time()), (1, 14));
-    let error = s.restore_batch(&[(b"short".to_vec(), None)]).unwrap_err();
-    assert!(
-        matches!(&error, StoreError::Corrupt { store, .. } if store == "sessions"),
-        "{error}"
-    );
+    // A batch with a corrupt record writes none of its records.
+    let valid = (encode_session_key(b"k", w(20, 30)), Some(b"c".to_vec()));
+    assert!(s.restore_batch(&[valid, (b"short".to_vec(), None)]).is_err());
+    assert_eq!((s.all().unwrap().len(), s.observed_stream_time()), (2, 14));
 }
