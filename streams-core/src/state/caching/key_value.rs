@@ -1,11 +1,10 @@
 //! [`CachingKeyValueStore`]: the write cache over a key-value bytes store.
 
-use std::any::Any;
 use std::fmt;
 
-use super::{CacheBudget, DirtyCache, merge};
+use super::{CacheBudget, CacheCore, caching_decorator, merge};
+use crate::state::StoreResult;
 use crate::state::traits::{KeyValueBytesStore, KeyValueEntry, StateStore};
-use crate::state::{StoreError, StoreResult};
 
 /// A write cache over a [`KeyValueBytesStore`] (Kafka's `CachingKeyValueStore`): it holds the
 /// dirty entries (a value, or `None` for a pending delete) by key, charged to a shared
@@ -15,67 +14,26 @@ use crate::state::{StoreError, StoreResult};
 /// Reads see the cache first: a cached value wins over the inner store's, a cached pending delete
 /// hides it, and ranges merge both in the order the trait promises.
 pub struct CachingKeyValueStore {
-    inner: Box<dyn KeyValueBytesStore>,
-    cache: DirtyCache<Option<Vec<u8>>>,
-    open: bool,
+    core: CacheCore<dyn KeyValueBytesStore, Option<Vec<u8>>>,
 }
 
 impl CachingKeyValueStore {
     /// A cache over `inner`, charging its entries to `budget`.
     pub fn new(inner: Box<dyn KeyValueBytesStore>, budget: CacheBudget) -> Self {
         CachingKeyValueStore {
-            inner,
-            cache: DirtyCache::new(budget),
-            open: true,
-        }
-    }
-
-    /// The keys written to the inner store (by eviction or flush) since the last call, in the order
-    /// they were written; a key written twice is listed twice.
-    pub fn take_flushed(&mut self) -> Vec<Vec<u8>> {
-        self.cache.take_flushed()
-    }
-
-    /// How many dirty entries (values and pending deletes) the cache holds.
-    pub fn cached_entries(&self) -> usize {
-        self.cache.len()
-    }
-
-    /// The store under the cache.
-    pub fn inner(&self) -> &dyn KeyValueBytesStore {
-        self.inner.as_ref()
-    }
-
-    /// The store under the cache, mutably. Writing to it directly bypasses the cache: a dirty entry
-    /// of the same key still wins on reads and overwrites it when written down.
-    pub fn inner_mut(&mut self) -> &mut dyn KeyValueBytesStore {
-        self.inner.as_mut()
-    }
-
-    fn check_open(&self) -> StoreResult<()> {
-        if self.open {
-            Ok(())
-        } else {
-            Err(StoreError::closed(self.inner.name()))
+            core: CacheCore::new(inner, budget, |inner, key, value| inner.put(key, value.as_deref())),
         }
     }
 
     /// Caches `value` for `key`, then evicts while the budget is exceeded.
     fn put_cached(&mut self, key: &[u8], value: Option<&[u8]>) -> StoreResult<()> {
-        let value_len = value.map_or(0, <[u8]>::len);
-        self.cache.put(key.to_vec(), value.map(<[u8]>::to_vec), value_len);
-        let inner = &mut self.inner;
-        self.cache.evict(|key, value| inner.put(key, value.as_deref()))
-    }
-
-    fn flush_cache(&mut self) -> StoreResult<()> {
-        let inner = &mut self.inner;
-        self.cache.flush(|key, value| inner.put(key, value.as_deref()))
+        self.core.put(key.to_vec(), value.map(<[u8]>::to_vec))
     }
 
     /// The dirty entries in `[from, to]`, ascending.
     fn cached_range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.cache
+        self.core
+            .entries()
             .range(from, to)
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect()
@@ -84,59 +42,25 @@ impl CachingKeyValueStore {
 
 impl fmt::Debug for CachingKeyValueStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachingKeyValueStore")
-            .field("name", &self.inner.name())
-            .field("cached_entries", &self.cache.len())
-            .field("open", &self.open)
-            .finish()
+        self.core.fmt_debug(f, "CachingKeyValueStore", None)
     }
 }
 
-impl StateStore for CachingKeyValueStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    /// Writes every dirty entry to the inner store, least recently written first (listing each for
-    /// [`take_flushed`](CachingKeyValueStore::take_flushed)), then flushes the inner store.
-    fn flush(&mut self) -> StoreResult<()> {
-        self.check_open()?;
-        self.flush_cache()?;
-        self.inner.flush()
-    }
-
-    /// Flushes, then closes the inner store; closing twice is not an error.
-    fn close(&mut self) -> StoreResult<()> {
-        if !self.open {
-            return Ok(());
-        }
-        let flushed = self.flush();
-        self.open = false;
-        self.cache.clear();
-        let closed = self.inner.close();
-        flushed.and(closed)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
+caching_decorator! {
+    CachingKeyValueStore,
+    inner: dyn KeyValueBytesStore,
+    entries: "entry" / "entries",
+    cache_key: "the keys themselves",
 }
 
 impl KeyValueBytesStore for CachingKeyValueStore {
     fn get(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        self.check_open()?;
-        match self.cache.get(key) {
-            Some(value) => Ok(value.clone()),
-            None => self.inner.get(key),
-        }
+        self.core.check_open()?;
+        self.core.read(key, |inner| inner.get(key))
     }
 
     fn put(&mut self, key: &[u8], value: Option<&[u8]>) -> StoreResult<()> {
-        self.check_open()?;
+        self.core.check_open()?;
         self.put_cached(key, value)
     }
 
@@ -157,14 +81,14 @@ impl KeyValueBytesStore for CachingKeyValueStore {
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> StoreResult<Vec<KeyValueEntry>> {
-        self.check_open()?;
-        let stored = self.inner.range(from, to)?;
+        self.core.check_open()?;
+        let stored = self.core.inner().range(from, to)?;
         Ok(merge(self.cached_range(from, to), stored, Ord::cmp))
     }
 
     fn reverse_range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> StoreResult<Vec<KeyValueEntry>> {
-        self.check_open()?;
-        let stored = self.inner.reverse_range(from, to)?;
+        self.core.check_open()?;
+        let stored = self.core.inner().reverse_range(from, to)?;
         let mut cached = self.cached_range(from, to);
         cached.reverse();
         Ok(merge(cached, stored, |a, b| b.cmp(a)))
@@ -175,10 +99,11 @@ impl KeyValueBytesStore for CachingKeyValueStore {
     }
 
     fn prefix_scan(&self, prefix: &[u8]) -> StoreResult<Vec<KeyValueEntry>> {
-        self.check_open()?;
-        let stored = self.inner.prefix_scan(prefix)?;
+        self.core.check_open()?;
+        let stored = self.core.inner().prefix_scan(prefix)?;
         let cached = self
-            .cache
+            .core
+            .entries()
             .range(Some(prefix), None)
             .take_while(|(key, _)| key.starts_with(prefix))
             .map(|(key, value)| (key.clone(), value.clone()))
@@ -189,12 +114,13 @@ impl KeyValueBytesStore for CachingKeyValueStore {
     /// The inner store's count, corrected by the dirty entries: exact over an exact inner store.
     /// Costs one inner lookup per dirty entry. Zero once closed.
     fn approximate_num_entries(&self) -> u64 {
-        if !self.open {
+        if !self.core.is_open() {
             return 0;
         }
-        let mut count = self.inner.approximate_num_entries();
-        for (key, value) in self.cache.iter() {
-            let stored = matches!(self.inner.get(key), Ok(Some(_)));
+        let inner = self.core.inner();
+        let mut count = inner.approximate_num_entries();
+        for (key, value) in self.core.entries().iter() {
+            let stored = matches!(inner.get(key), Ok(Some(_)));
             match (value.is_some(), stored) {
                 (true, false) => count += 1,
                 (false, true) => count = count.saturating_sub(1),
@@ -208,15 +134,17 @@ impl KeyValueBytesStore for CachingKeyValueStore {
     /// reported by `take_flushed`). A dirty entry of a restored key still wins on reads; restoring
     /// normally happens before processing, while the cache is empty.
     fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
-        self.check_open()?;
-        self.inner.restore_batch(batch)
+        self.core.check_open()?;
+        self.core.inner_mut().restore_batch(batch)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::StoreError;
     use crate::state::caching::ENTRY_OVERHEAD_BYTES;
+    use crate::state::caching::tests::small_key;
     use crate::state::memory::InMemoryKeyValueStore;
     use proptest::prelude::*;
 
@@ -374,10 +302,6 @@ mod tests {
         Range(Option<Vec<u8>>, Option<Vec<u8>>),
         ReverseRange(Option<Vec<u8>>, Option<Vec<u8>>),
         PrefixScan(Vec<u8>),
-    }
-
-    fn small_key() -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(0u8..3, 0..3)
     }
 
     fn op() -> impl Strategy<Value = Op> {

@@ -1,10 +1,9 @@
 //! [`CachingSessionStore`]: the write cache over a session bytes store.
 
-use std::any::Any;
 use std::fmt;
 
-use super::{CacheBudget, DirtyCache, merge};
-use crate::state::encoding::{decode_session_key, encode_session_key, session_key_bounds};
+use super::{CacheBudget, CacheCore, CachedEntry, StreamTime, caching_decorator, merge_entries};
+use crate::state::encoding::{SessionKey, decode_session_key, encode_session_key, session_key_bounds};
 use crate::state::traits::{SessionBytesStore, SessionEntry, SessionWindow, StateStore};
 use crate::state::{StoreError, StoreResult};
 
@@ -14,6 +13,12 @@ use crate::state::{StoreError, StoreResult};
 struct Dirty {
     value: Option<Vec<u8>>,
     put: bool,
+}
+
+impl CachedEntry for Dirty {
+    fn value(&self) -> Option<&[u8]> {
+        self.value.as_deref()
+    }
 }
 
 /// A write cache over a [`SessionBytesStore`] (Kafka's `CachingSessionStore`): it holds the dirty
@@ -28,76 +33,23 @@ struct Dirty {
 /// a `put` of that session is coalesced into it; a `remove` of an expired session does nothing,
 /// as the session is already gone from every read.
 pub struct CachingSessionStore {
-    inner: Box<dyn SessionBytesStore>,
-    cache: DirtyCache<Dirty>,
-    /// The largest session end put through the cache; -1 before the first put.
-    observed_stream_time: i64,
-    /// Puts the cache dropped because their session had expired.
-    expired_puts: u64,
-    open: bool,
+    core: CacheCore<dyn SessionBytesStore, Dirty>,
+    /// Observed stream time: the largest session end put through the cache or restored below it.
+    time: StreamTime,
 }
 
 impl CachingSessionStore {
     /// A cache over `inner`, charging its entries to `budget`.
     pub fn new(inner: Box<dyn SessionBytesStore>, budget: CacheBudget) -> Self {
+        let time = StreamTime::new(inner.retention_ms());
         CachingSessionStore {
-            inner,
-            cache: DirtyCache::new(budget),
-            observed_stream_time: -1,
-            expired_puts: 0,
-            open: true,
+            core: CacheCore::new(inner, budget, write_down),
+            time,
         }
     }
 
-    /// The cache keys (`encode_session_key(key, window)`) written to the inner store (by eviction
-    /// or flush) since the last call, in the order they were written.
-    pub fn take_flushed(&mut self) -> Vec<Vec<u8>> {
-        self.cache.take_flushed()
-    }
-
-    /// How many dirty sessions (values and pending deletes) the cache holds.
-    pub fn cached_entries(&self) -> usize {
-        self.cache.len()
-    }
-
-    /// The store under the cache.
-    pub fn inner(&self) -> &dyn SessionBytesStore {
-        self.inner.as_ref()
-    }
-
-    /// The store under the cache, mutably. Writing to it directly bypasses the cache: a dirty
-    /// session of the same key still wins on reads and overwrites it when written down.
-    pub fn inner_mut(&mut self) -> &mut dyn SessionBytesStore {
-        self.inner.as_mut()
-    }
-
-    fn check_open(&self) -> StoreResult<()> {
-        if self.open {
-            Ok(())
-        } else {
-            Err(StoreError::closed(self.inner.name()))
-        }
-    }
-
-    /// The earliest session end that has not expired, as the trait defines it.
-    fn min_live_end(&self) -> i64 {
-        self.observed_stream_time
-            .saturating_sub(self.inner.retention_ms())
-            .saturating_add(1)
-            .max(0)
-    }
-
-    /// Caches `dirty` for the session `window` of `key`, then evicts while the budget is exceeded.
-    fn put_cached(&mut self, key: &[u8], window: SessionWindow, dirty: Dirty) -> StoreResult<()> {
-        let value_len = dirty.value.as_ref().map_or(0, Vec::len);
-        self.cache.put(encode_session_key(key, window), dirty, value_len);
-        let inner = &mut self.inner;
-        self.cache.evict(|key, dirty| write_down(inner.as_mut(), key, dirty))
-    }
-
-    fn flush_cache(&mut self) -> StoreResult<()> {
-        let inner = &mut self.inner;
-        self.cache.flush(|key, dirty| write_down(inner.as_mut(), key, dirty))
+    fn decode<'k>(&self, cache_key: &'k [u8]) -> StoreResult<SessionKey<'k>> {
+        decode_session_key(cache_key).map_err(|e| e.in_store(self.core.name()))
     }
 
     /// The live dirty sessions of `key` with `end >= earliest_end` and `start <= latest_start`, by
@@ -109,33 +61,28 @@ impl CachingSessionStore {
         latest_start: i64,
         stored: Vec<(SessionWindow, Vec<u8>)>,
     ) -> StoreResult<Vec<(SessionWindow, Vec<u8>)>> {
-        let min_live = self.min_live_end();
+        let min_live = self.time.min_live();
         let earliest_end = earliest_end.max(min_live);
         let (lower, upper) = session_key_bounds(key, earliest_end, latest_start);
-        let mut cached = Vec::new();
         // One key's sessions sort by (end, start); entries of longer keys interleave and are skipped.
-        for (cache_key, dirty) in self.cache.range(Some(lower.as_slice()), Some(upper.as_slice())) {
-            let session = decode_session_key(cache_key).map_err(|e| e.in_store(self.name()))?;
+        let pick = |cache_key: &[u8]| {
+            let session = self.decode(cache_key)?;
             let w = session.window;
-            if session.key == key && w.end >= earliest_end && w.start <= latest_start {
-                cached.push(((w.end, w.start), dirty.value.clone()));
-            }
-        }
-        let stored = stored
-            .into_iter()
-            .filter(|(w, _)| w.end >= min_live)
-            .map(|(w, value)| ((w.end, w.start), value))
-            .collect();
-        Ok(merge(cached, stored, Ord::cmp)
-            .into_iter()
-            .map(|((end, start), value)| (SessionWindow { start, end }, value))
-            .collect())
+            Ok((session.key == key && w.end >= earliest_end && w.start <= latest_start).then_some((w.end, w.start)))
+        };
+        let cached = self.core.cached(Some(lower.as_slice()), Some(upper.as_slice()), pick)?;
+        Ok(merge_entries(
+            cached,
+            stored,
+            |(w, value)| (w.end >= min_live).then_some(((w.end, w.start), value)),
+            |((end, start), value)| (SessionWindow { start, end }, value),
+        ))
     }
 }
 
 /// Writes the dirty session under `cache_key` to `inner`: a value or a `put` tombstone with `put`
 /// (advancing its stream time), a pending delete of `remove` calls only with `remove`.
-fn write_down(inner: &mut dyn SessionBytesStore, cache_key: &[u8], dirty: &Dirty) -> StoreResult<()> {
+fn write_down<S: SessionBytesStore + ?Sized>(inner: &mut S, cache_key: &[u8], dirty: &Dirty) -> StoreResult<()> {
     let session = decode_session_key(cache_key).map_err(|e| e.in_store(inner.name()))?;
     match (&dirty.value, dirty.put) {
         (None, false) => inner.remove(session.key, session.window),
@@ -145,92 +92,54 @@ fn write_down(inner: &mut dyn SessionBytesStore, cache_key: &[u8], dirty: &Dirty
 
 impl fmt::Debug for CachingSessionStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachingSessionStore")
-            .field("name", &self.inner.name())
-            .field("cached_entries", &self.cache.len())
-            .field("observed_stream_time", &self.observed_stream_time)
-            .field("open", &self.open)
-            .finish()
+        self.core.fmt_debug(f, "CachingSessionStore", Some(&self.time))
     }
 }
 
-impl StateStore for CachingSessionStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    /// Writes every dirty session to the inner store, least recently written first (listing each
-    /// for [`take_flushed`](CachingSessionStore::take_flushed)), then flushes the inner store.
-    fn flush(&mut self) -> StoreResult<()> {
-        self.check_open()?;
-        self.flush_cache()?;
-        self.inner.flush()
-    }
-
-    /// Flushes, then closes the inner store; closing twice is not an error.
-    fn close(&mut self) -> StoreResult<()> {
-        if !self.open {
-            return Ok(());
-        }
-        let flushed = self.flush();
-        self.open = false;
-        self.cache.clear();
-        let closed = self.inner.close();
-        flushed.and(closed)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
+caching_decorator! {
+    CachingSessionStore,
+    inner: dyn SessionBytesStore,
+    entries: "session" / "sessions",
+    cache_key: "`encode_session_key(key, window)`",
 }
 
 impl SessionBytesStore for CachingSessionStore {
     fn put(&mut self, key: &[u8], window: SessionWindow, value: Option<&[u8]>) -> StoreResult<()> {
-        self.check_open()?;
+        self.core.check_open()?;
         if !window.is_valid() {
             return Err(StoreError::invalid_argument(
-                self.name(),
+                self.core.name(),
                 format!("cannot put the session {window}: a session needs 0 <= start <= end"),
             ));
         }
-        self.observed_stream_time = self.observed_stream_time.max(window.end);
-        if window.end < self.min_live_end() {
-            self.expired_puts += 1;
-            tracing::debug!(store = %self.name(), %window, "skipping a put for an expired session");
+        if self.time.drops_put(window.end) {
+            tracing::debug!(store = %self.core.name(), %window, "skipping a put for an expired session");
             return Ok(());
         }
         let dirty = Dirty {
             value: value.map(<[u8]>::to_vec),
             put: true,
         };
-        self.put_cached(key, window, dirty)
+        self.core.put(encode_session_key(key, window), dirty)
     }
 
     fn remove(&mut self, key: &[u8], window: SessionWindow) -> StoreResult<()> {
-        self.check_open()?;
-        if !window.is_valid() || window.end < self.min_live_end() {
+        self.core.check_open()?;
+        if !window.is_valid() || self.time.has_expired(window.end) {
             return Ok(());
         }
-        let put = self
-            .cache
-            .get(&encode_session_key(key, window))
-            .is_some_and(|dirty| dirty.put);
-        self.put_cached(key, window, Dirty { value: None, put })
+        let cache_key = encode_session_key(key, window);
+        let put = self.core.entries().get(&cache_key).is_some_and(|dirty| dirty.put);
+        self.core.put(cache_key, Dirty { value: None, put })
     }
 
     fn fetch_session(&self, key: &[u8], start: i64, end: i64) -> StoreResult<Option<Vec<u8>>> {
-        self.check_open()?;
-        if end < self.min_live_end() {
+        self.core.check_open()?;
+        if self.time.has_expired(end) {
             return Ok(None);
         }
-        match self.cache.get(&encode_session_key(key, SessionWindow { start, end })) {
-            Some(dirty) => Ok(dirty.value.clone()),
-            None => self.inner.fetch_session(key, start, end),
-        }
+        let cache_key = encode_session_key(key, SessionWindow { start, end });
+        self.core.read(&cache_key, |inner| inner.fetch_session(key, start, end))
     }
 
     fn find_sessions(
@@ -239,51 +148,43 @@ impl SessionBytesStore for CachingSessionStore {
         earliest_session_end: i64,
         latest_session_start: i64,
     ) -> StoreResult<Vec<(SessionWindow, Vec<u8>)>> {
-        self.check_open()?;
+        self.core.check_open()?;
         let stored = self
-            .inner
+            .core
+            .inner()
             .find_sessions(key, earliest_session_end, latest_session_start)?;
         self.merged_of_key(key, earliest_session_end, latest_session_start, stored)
     }
 
     fn fetch_key(&self, key: &[u8]) -> StoreResult<Vec<(SessionWindow, Vec<u8>)>> {
-        self.check_open()?;
-        let stored = self.inner.fetch_key(key)?;
+        self.core.check_open()?;
+        let stored = self.core.inner().fetch_key(key)?;
         self.merged_of_key(key, i64::MIN, i64::MAX, stored)
     }
 
     fn all(&self) -> StoreResult<Vec<SessionEntry>> {
-        self.check_open()?;
-        let min_live = self.min_live_end();
-        let mut cached = Vec::new();
-        for (cache_key, dirty) in self.cache.iter() {
-            let session = decode_session_key(cache_key).map_err(|e| e.in_store(self.name()))?;
+        self.core.check_open()?;
+        let min_live = self.time.min_live();
+        let cached = self.core.cached(None, None, |cache_key| {
+            let session = self.decode(cache_key)?;
             let w = session.window;
-            if w.end >= min_live {
-                cached.push(((w.end, session.key.to_vec(), w.start), dirty.value.clone()));
-            }
-        }
-        cached.sort_by(|a, b| a.0.cmp(&b.0));
-        let stored = self
-            .inner
-            .all()?
-            .into_iter()
-            .filter(|(_, w, _)| w.end >= min_live)
-            .map(|(key, w, value)| ((w.end, key, w.start), value))
-            .collect();
-        Ok(merge(cached, stored, Ord::cmp)
-            .into_iter()
-            .map(|((end, key, start), value)| (key, SessionWindow { start, end }, value))
-            .collect())
+            Ok((w.end >= min_live).then(|| (w.end, session.key.to_vec(), w.start)))
+        })?;
+        Ok(merge_entries(
+            cached,
+            self.core.inner().all()?,
+            |(key, w, value)| (w.end >= min_live).then_some(((w.end, key, w.start), value)),
+            |((end, key, start), value)| (key, SessionWindow { start, end }, value),
+        ))
     }
 
     fn retention_ms(&self) -> i64 {
-        self.inner.retention_ms()
+        self.core.inner().retention_ms()
     }
 
     /// The puts the cache dropped plus those the inner store dropped.
     fn expired_puts(&self) -> u64 {
-        self.expired_puts + self.inner.expired_puts()
+        self.time.expired_puts + self.core.inner().expired_puts()
     }
 
     /// Passes the records straight to the inner store: restoring bypasses the cache (and is not
@@ -292,13 +193,11 @@ impl SessionBytesStore for CachingSessionStore {
     /// of a restored key still wins on reads; restoring normally happens before processing, while
     /// the cache is empty.
     fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
-        self.check_open()?;
+        self.core.check_open()?;
         // Up to the first key that does not decode: the inner store stops there too.
         let restored = batch.iter().map_while(|(key, _)| decode_session_key(key).ok());
-        if let Some(latest) = restored.map(|session| session.window.end).max() {
-            self.observed_stream_time = self.observed_stream_time.max(latest);
-        }
-        self.inner.restore_batch(batch)
+        self.time.restored(restored.map(|session| session.window.end));
+        self.core.inner_mut().restore_batch(batch)
     }
 }
 
@@ -306,6 +205,7 @@ impl SessionBytesStore for CachingSessionStore {
 mod tests {
     use super::*;
     use crate::state::caching::ENTRY_OVERHEAD_BYTES;
+    use crate::state::caching::tests::small_key;
     use crate::state::memory::InMemorySessionStore;
     use proptest::prelude::*;
 
@@ -451,10 +351,6 @@ mod tests {
         FindSessions(Vec<u8>, i64, i64),
         FetchKey(Vec<u8>),
         All,
-    }
-
-    fn small_key() -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(0u8..3, 0..3)
     }
 
     fn session() -> impl Strategy<Value = SessionWindow> {

@@ -1,16 +1,12 @@
 //! [`CachingWindowStore`]: the write cache over a window bytes store.
 
-use std::any::Any;
 use std::fmt;
 
-use super::{CacheBudget, DirtyCache, merge};
-use crate::state::encoding::{decode_window_key, encode_window_key, window_key_bounds};
+use super::{CacheBudget, CacheCore, StreamTime, caching_decorator, merge, merge_entries};
+use crate::state::encoding::{WindowKey, decode_window_key, encode_window_key, window_key_bounds};
 use crate::state::memory::InMemoryWindowStore;
 use crate::state::traits::{StateStore, WindowBytesStore, WindowEntry};
 use crate::state::{StoreError, StoreResult};
-
-/// A dirty window as reads merge it: ((start, key), value or `None` for a pending delete).
-type DirtyWindow = ((i64, Vec<u8>), Option<Vec<u8>>);
 
 /// A write cache over a [`WindowBytesStore`] (Kafka's `CachingWindowStore`): it holds the dirty
 /// windows (a value, or `None` for a pending delete) by cache key `encode_window_key(key, start,
@@ -22,13 +18,9 @@ type DirtyWindow = ((i64, Vec<u8>), Option<Vec<u8>>);
 /// expired window, whether it is cached or stored below. Stores that retain duplicates cannot be
 /// cached (as in Kafka Streams): a put there adds an entry rather than replacing one.
 pub struct CachingWindowStore {
-    inner: Box<dyn WindowBytesStore>,
-    cache: DirtyCache<Option<Vec<u8>>>,
-    /// The largest window start put through the cache; -1 before the first put.
-    observed_stream_time: i64,
-    /// Puts the cache dropped because their window had expired.
-    expired_puts: u64,
-    open: bool,
+    core: CacheCore<dyn WindowBytesStore, Option<Vec<u8>>>,
+    /// Observed stream time: the largest window start put through the cache or restored below it.
+    time: StreamTime,
 }
 
 impl CachingWindowStore {
@@ -47,81 +39,20 @@ impl CachingWindowStore {
                 "a window store that retains duplicates cannot be cached",
             ));
         }
+        let time = StreamTime::new(inner.retention_ms());
         Ok(CachingWindowStore {
-            inner,
-            cache: DirtyCache::new(budget),
-            observed_stream_time: -1,
-            expired_puts: 0,
-            open: true,
+            core: CacheCore::new(inner, budget, write_down),
+            time,
         })
     }
 
-    /// The cache keys (`encode_window_key(key, window_start, 0)`) written to the inner store (by
-    /// eviction or flush) since the last call, in the order they were written.
-    pub fn take_flushed(&mut self) -> Vec<Vec<u8>> {
-        self.cache.take_flushed()
+    fn decode<'k>(&self, cache_key: &'k [u8]) -> StoreResult<WindowKey<'k>> {
+        decode_window_key(cache_key).map_err(|e| e.in_store(self.core.name()))
     }
 
-    /// How many dirty windows (values and pending deletes) the cache holds.
-    pub fn cached_entries(&self) -> usize {
-        self.cache.len()
-    }
-
-    /// The store under the cache.
-    pub fn inner(&self) -> &dyn WindowBytesStore {
-        self.inner.as_ref()
-    }
-
-    /// The store under the cache, mutably. Writing to it directly bypasses the cache: a dirty
-    /// window of the same key still wins on reads and overwrites it when written down.
-    pub fn inner_mut(&mut self) -> &mut dyn WindowBytesStore {
-        self.inner.as_mut()
-    }
-
-    fn check_open(&self) -> StoreResult<()> {
-        if self.open {
-            Ok(())
-        } else {
-            Err(StoreError::closed(self.inner.name()))
-        }
-    }
-
-    /// The earliest window start that has not expired, as the trait defines it.
-    fn min_live_start(&self) -> i64 {
-        self.observed_stream_time
-            .saturating_sub(self.inner.retention_ms())
-            .saturating_add(1)
-            .max(0)
-    }
-
-    fn flush_cache(&mut self) -> StoreResult<()> {
-        let inner = &mut self.inner;
-        self.cache.flush(|key, value| write_down(inner.as_mut(), key, value))
-    }
-
-    /// The dirty windows with a key in `[key_from, key_to]` and a start in `[time_from, time_to]`,
-    /// by (start, key).
-    fn cached_windows(
-        &self,
-        key_from: Option<&[u8]>,
-        key_to: Option<&[u8]>,
-        time_from: i64,
-        time_to: i64,
-    ) -> StoreResult<Vec<DirtyWindow>> {
-        let mut windows = Vec::new();
-        for (cache_key, value) in self.cache.iter() {
-            let window = decode_window_key(cache_key).map_err(|e| e.in_store(self.name()))?;
-            let keys_match = key_from.is_none_or(|f| f <= window.key) && key_to.is_none_or(|t| window.key <= t);
-            if keys_match && time_from <= window.window_start && window.window_start <= time_to {
-                windows.push(((window.window_start, window.key.to_vec()), value.clone()));
-            }
-        }
-        windows.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(windows)
-    }
-
-    /// The dirty windows matching the bounds merged over `stored` (the inner store's entries for
-    /// the same bounds, by start then key), without expired windows.
+    /// The live dirty windows with a key in `[key_from, key_to]` and a start in `[time_from,
+    /// time_to]` merged over `stored` (the inner store's entries for the same bounds, by start
+    /// then key), without expired windows.
     fn merged(
         &self,
         key_from: Option<&[u8]>,
@@ -130,114 +61,83 @@ impl CachingWindowStore {
         time_to: i64,
         stored: Vec<WindowEntry>,
     ) -> StoreResult<Vec<WindowEntry>> {
-        let min_live = self.min_live_start();
-        let cached = self.cached_windows(key_from, key_to, time_from.max(min_live), time_to)?;
-        let stored = stored
-            .into_iter()
-            .filter(|(_, start, _)| *start >= min_live)
-            .map(|(key, start, value)| ((start, key), value))
-            .collect();
-        Ok(merge(cached, stored, Ord::cmp)
-            .into_iter()
-            .map(|((start, key), value)| (key, start, value))
-            .collect())
+        let min_live = self.time.min_live();
+        let time_from = time_from.max(min_live);
+        let cached = self.core.cached(None, None, |cache_key| {
+            let window = self.decode(cache_key)?;
+            let keys_match = key_from.is_none_or(|f| f <= window.key) && key_to.is_none_or(|t| window.key <= t);
+            let start = window.window_start;
+            Ok((keys_match && time_from <= start && start <= time_to).then(|| (start, window.key.to_vec())))
+        })?;
+        Ok(merge_entries(
+            cached,
+            stored,
+            |(key, start, value)| (start >= min_live).then_some(((start, key), value)),
+            |((start, key), value)| (key, start, value),
+        ))
     }
 }
 
 /// Writes the dirty window under `cache_key` to `inner`.
-fn write_down(inner: &mut dyn WindowBytesStore, cache_key: &[u8], value: &Option<Vec<u8>>) -> StoreResult<()> {
+fn write_down<S: WindowBytesStore + ?Sized>(
+    inner: &mut S,
+    cache_key: &[u8],
+    value: &Option<Vec<u8>>,
+) -> StoreResult<()> {
     let window = decode_window_key(cache_key).map_err(|e| e.in_store(inner.name()))?;
     inner.put(window.key, value.as_deref(), window.window_start)
 }
 
 impl fmt::Debug for CachingWindowStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachingWindowStore")
-            .field("name", &self.inner.name())
-            .field("cached_entries", &self.cache.len())
-            .field("observed_stream_time", &self.observed_stream_time)
-            .field("open", &self.open)
-            .finish()
+        self.core.fmt_debug(f, "CachingWindowStore", Some(&self.time))
     }
 }
 
-impl StateStore for CachingWindowStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    /// Writes every dirty window to the inner store, least recently written first (listing each for
-    /// [`take_flushed`](CachingWindowStore::take_flushed)), then flushes the inner store.
-    fn flush(&mut self) -> StoreResult<()> {
-        self.check_open()?;
-        self.flush_cache()?;
-        self.inner.flush()
-    }
-
-    /// Flushes, then closes the inner store; closing twice is not an error.
-    fn close(&mut self) -> StoreResult<()> {
-        if !self.open {
-            return Ok(());
-        }
-        let flushed = self.flush();
-        self.open = false;
-        self.cache.clear();
-        let closed = self.inner.close();
-        flushed.and(closed)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
+caching_decorator! {
+    CachingWindowStore,
+    inner: dyn WindowBytesStore,
+    entries: "window" / "windows",
+    cache_key: "`encode_window_key(key, window_start, 0)`",
 }
 
 impl WindowBytesStore for CachingWindowStore {
     fn put(&mut self, key: &[u8], value: Option<&[u8]>, window_start: i64) -> StoreResult<()> {
-        self.check_open()?;
-        self.observed_stream_time = self.observed_stream_time.max(window_start);
-        if window_start < self.min_live_start() {
-            self.expired_puts += 1;
-            tracing::debug!(store = %self.name(), window_start, "skipping a put for an expired window");
+        self.core.check_open()?;
+        if self.time.drops_put(window_start) {
+            tracing::debug!(store = %self.core.name(), window_start, "skipping a put for an expired window");
             return Ok(());
         }
-        let value_len = value.map_or(0, <[u8]>::len);
-        let cache_key = encode_window_key(key, window_start, 0);
-        self.cache.put(cache_key, value.map(<[u8]>::to_vec), value_len);
-        let inner = &mut self.inner;
-        self.cache.evict(|key, value| write_down(inner.as_mut(), key, value))
+        self.core
+            .put(encode_window_key(key, window_start, 0), value.map(<[u8]>::to_vec))
     }
 
     fn fetch(&self, key: &[u8], window_start: i64) -> StoreResult<Option<Vec<u8>>> {
-        self.check_open()?;
-        if window_start < self.min_live_start() {
+        self.core.check_open()?;
+        if self.time.has_expired(window_start) {
             return Ok(None);
         }
-        match self.cache.get(&encode_window_key(key, window_start, 0)) {
-            Some(value) => Ok(value.clone()),
-            None => self.inner.fetch(key, window_start),
-        }
+        self.core.read(&encode_window_key(key, window_start, 0), |inner| {
+            inner.fetch(key, window_start)
+        })
     }
 
     fn fetch_range(&self, key: &[u8], time_from: i64, time_to: i64) -> StoreResult<Vec<(i64, Vec<u8>)>> {
-        self.check_open()?;
-        let time_from = time_from.max(self.min_live_start());
+        self.core.check_open()?;
+        let time_from = time_from.max(self.time.min_live());
         if time_from > time_to {
             return Ok(Vec::new());
         }
         let (lower, upper) = window_key_bounds(key, time_from, time_to);
-        let mut cached = Vec::new();
         // One key's windows sort by start; entries of longer keys interleave and are skipped.
-        for (cache_key, value) in self.cache.range(Some(lower.as_slice()), Some(upper.as_slice())) {
-            let window = decode_window_key(cache_key).map_err(|e| e.in_store(self.name()))?;
-            if window.key == key && time_from <= window.window_start && window.window_start <= time_to {
-                cached.push((window.window_start, value.clone()));
-            }
-        }
-        let stored = self.inner.fetch_range(key, time_from, time_to)?;
+        let cached = self
+            .core
+            .cached(Some(lower.as_slice()), Some(upper.as_slice()), |cache_key| {
+                let window = self.decode(cache_key)?;
+                let start = window.window_start;
+                Ok((window.key == key && time_from <= start && start <= time_to).then_some(start))
+            })?;
+        let stored = self.core.inner().fetch_range(key, time_from, time_to)?;
         Ok(merge(cached, stored, Ord::cmp))
     }
 
@@ -248,35 +148,35 @@ impl WindowBytesStore for CachingWindowStore {
         time_from: i64,
         time_to: i64,
     ) -> StoreResult<Vec<WindowEntry>> {
-        self.check_open()?;
+        self.core.check_open()?;
         // Inverted key bounds match nothing, in the cache as below it.
-        let stored = self.inner.fetch_keys(key_from, key_to, time_from, time_to)?;
+        let stored = self.core.inner().fetch_keys(key_from, key_to, time_from, time_to)?;
         self.merged(key_from, key_to, time_from, time_to, stored)
     }
 
     fn fetch_all(&self, time_from: i64, time_to: i64) -> StoreResult<Vec<WindowEntry>> {
-        self.check_open()?;
-        let stored = self.inner.fetch_all(time_from, time_to)?;
+        self.core.check_open()?;
+        let stored = self.core.inner().fetch_all(time_from, time_to)?;
         self.merged(None, None, time_from, time_to, stored)
     }
 
     fn all(&self) -> StoreResult<Vec<WindowEntry>> {
-        self.check_open()?;
-        let stored = self.inner.all()?;
+        self.core.check_open()?;
+        let stored = self.core.inner().all()?;
         self.merged(None, None, i64::MIN, i64::MAX, stored)
     }
 
     fn retention_ms(&self) -> i64 {
-        self.inner.retention_ms()
+        self.core.inner().retention_ms()
     }
 
     fn window_size_ms(&self) -> i64 {
-        self.inner.window_size_ms()
+        self.core.inner().window_size_ms()
     }
 
     /// The puts the cache dropped plus those the inner store dropped.
     fn expired_puts(&self) -> u64 {
-        self.expired_puts + self.inner.expired_puts()
+        self.time.expired_puts + self.core.inner().expired_puts()
     }
 
     /// Passes the records straight to the inner store: restoring bypasses the cache (and is not
@@ -285,13 +185,11 @@ impl WindowBytesStore for CachingWindowStore {
     /// a restored key still wins on reads; restoring normally happens before processing, while the
     /// cache is empty.
     fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
-        self.check_open()?;
+        self.core.check_open()?;
         // Up to the first key that does not decode: the inner store stops there too.
         let restored = batch.iter().map_while(|(key, _)| decode_window_key(key).ok());
-        if let Some(latest) = restored.map(|window| window.window_start).max() {
-            self.observed_stream_time = self.observed_stream_time.max(latest);
-        }
-        self.inner.restore_batch(batch)
+        self.time.restored(restored.map(|window| window.window_start));
+        self.core.inner_mut().restore_batch(batch)
     }
 }
 
@@ -299,6 +197,7 @@ impl WindowBytesStore for CachingWindowStore {
 mod tests {
     use super::*;
     use crate::state::caching::ENTRY_OVERHEAD_BYTES;
+    use crate::state::caching::tests::small_key;
     use proptest::prelude::*;
 
     fn in_memory(retention_ms: i64) -> InMemoryWindowStore {
@@ -461,10 +360,6 @@ mod tests {
         FetchRange(Vec<u8>, i64, i64),
         FetchKeys(Option<Vec<u8>>, Option<Vec<u8>>, i64, i64),
         All,
-    }
-
-    fn small_key() -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(0u8..3, 0..3)
     }
 
     fn time() -> impl Strategy<Value = i64> {

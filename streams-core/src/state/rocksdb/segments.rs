@@ -1,5 +1,8 @@
 //! [`Segments`]: the database of a window or session store, one column family per segment of
-//! time, plus the store's observed stream time.
+//! time, plus the store's observed stream time; what the two segmented stores share (segment
+//! bookkeeping, the expiry rule, how a batch of puts is applied, their [`StateStore`] impl).
+//!
+//! [`StateStore`]: crate::state::StateStore
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -10,6 +13,7 @@ use rocksdb::{
 };
 
 use super::{Db, RocksDbMemory, create_dir, scan, storage_error, write_options};
+use crate::state::encoding::DecodeError;
 use crate::state::{StoreError, StoreResult};
 
 /// The prefix of the name of a segment's column family: `segment-<id>`.
@@ -26,7 +30,7 @@ const SEGMENT_INTERVAL_KEY: &[u8] = b"segment-interval";
 /// A segment `id` holds the times `[id × interval, (id + 1) × interval)` in the column family
 /// `segment-<id>`. Times are never negative here: a store drops negative times as expired before
 /// they reach its segments. Observed stream time is kept in the default column family, written in
-/// the batch that advances it ([`commit`](Self::commit)), and recovered on open; so is the segment
+/// the batch that advances it ([`write`](Self::write)), and recovered on open; so is the segment
 /// interval, checked on open.
 pub(super) struct Segments {
     store: String,
@@ -115,6 +119,11 @@ impl Segments {
         self.db.as_ref().ok_or_else(|| StoreError::closed(&self.store))
     }
 
+    /// Fails with [`StoreError::Closed`] once closed.
+    pub(super) fn check_open(&self) -> StoreResult<()> {
+        self.db().map(|_| ())
+    }
+
     /// The segment interval in ms.
     pub(super) fn interval(&self) -> i64 {
         self.interval
@@ -194,9 +203,70 @@ impl Segments {
         Ok(())
     }
 
+    /// Adds to `batch` a put of the stored key `key` with `value` in the segment of `time`,
+    /// creating the segment if it does not exist.
+    pub(super) fn batch_put(&mut self, batch: &mut WriteBatch, time: i64, key: &[u8], value: &[u8]) -> StoreResult<()> {
+        let id = self.segment_id(time);
+        self.create(id)?;
+        let cf = self.cf(id)?.expect("the segment was just created");
+        batch.put_cf(cf, key, value);
+        Ok(())
+    }
+
+    /// Adds to `batch` a delete of the stored key `key` in the segment of `time`, when that
+    /// segment exists (when it does not, there is nothing to delete).
+    pub(super) fn batch_delete(&self, batch: &mut WriteBatch, time: i64, key: &[u8]) -> StoreResult<()> {
+        if let Some(cf) = self.cf(self.segment_id(time))? {
+            batch.delete_cf(cf, key);
+        }
+        Ok(())
+    }
+
+    /// Stages `records`, each at its time (a window start or a session end), as puts applied one
+    /// by one would change the store: observed stream time advances to each record's time; a
+    /// record that has expired at the stream time observed up to and including it is dropped and
+    /// counted in [`Staged::expired`]; a record that a later one expires is dropped uncounted (it
+    /// would never be read again). `write` adds each remaining record to the batch, in order (see
+    /// [`batch_put`](Self::batch_put), [`batch_delete`](Self::batch_delete)). Nothing is written
+    /// until [`commit`](Self::commit).
+    pub(super) fn stage<R>(
+        &mut self,
+        records: impl IntoIterator<Item = (i64, R)>,
+        mut write: impl FnMut(&mut Self, &mut WriteBatch, i64, R) -> StoreResult<()>,
+    ) -> StoreResult<Staged> {
+        let mut observed = self.observed;
+        let mut expired = 0;
+        let mut live = Vec::new();
+        for (time, record) in records {
+            observed = observed.max(time);
+            if time < self.min_live_at(observed) {
+                expired += 1;
+            } else {
+                live.push((time, record));
+            }
+        }
+        let min_live = self.min_live_at(observed);
+        let mut batch = WriteBatch::default();
+        for (time, record) in live.into_iter().filter(|(time, _)| *time >= min_live) {
+            write(self, &mut batch, time, record)?;
+        }
+        Ok(Staged {
+            batch,
+            observed,
+            expired,
+        })
+    }
+
+    /// Writes what [`stage`](Self::stage) planned (see [`write`](Self::write)) and returns how
+    /// many records it dropped because they had expired.
+    pub(super) fn commit(&mut self, staged: Staged) -> StoreResult<u64> {
+        self.write(staged.batch, staged.observed)?;
+        Ok(staged.expired)
+    }
+
     /// Writes `batch` (with observed stream time, when `observed` advances it), then drops the
     /// segments that have expired.
-    pub(super) fn commit(&mut self, mut batch: WriteBatch, observed: i64) -> StoreResult<()> {
+    pub(super) fn write(&mut self, mut batch: WriteBatch, observed: i64) -> StoreResult<()> {
         let advanced = observed > self.observed;
         if advanced {
             batch.put(OBSERVED_STREAM_TIME_KEY, observed.to_be_bytes());
@@ -277,6 +347,88 @@ impl Segments {
         flushed
     }
 }
+
+/// Writes [`Segments::stage`] planned: the batch, the observed stream time it leaves, and how many
+/// records it dropped because they had expired.
+pub(super) struct Staged {
+    batch: WriteBatch,
+    observed: i64,
+    /// The records dropped because they had expired.
+    pub(super) expired: u64,
+}
+
+/// Decodes every record of a restore `batch` of the store `store` with `decode` (a stored key and
+/// value to the time and record [`Segments::stage`] takes), failing with `StoreError::Corrupt` at
+/// the first key that does not decode.
+pub(super) fn decode_batch<'b, R>(
+    store: &str,
+    batch: &'b [(Vec<u8>, Option<Vec<u8>>)],
+    decode: impl Fn(&'b [u8], Option<&'b [u8]>) -> Result<(i64, R), DecodeError>,
+) -> StoreResult<Vec<(i64, R)>> {
+    batch
+        .iter()
+        .map(|(stored, value)| decode(stored, value.as_deref()).map_err(|e| e.in_store(store)))
+        .collect()
+}
+
+/// Implements what the segmented stores have alike, for `$store` with `name: String`, `dir:
+/// PathBuf` and `segments: Segments` fields whose segments hold `$times` (a window's start, a
+/// session's end): the accessors of its segments and directory, and
+/// [`StateStore`](crate::state::StateStore) (flushing and closing are the segments'). As
+/// `state_store!` of [`logging`](crate::state::logging), it names `StateStore` and `StoreResult`
+/// as the module that invokes it imports them.
+macro_rules! segmented_store {
+    ($store:ident, $time:literal, $times:literal) => {
+        impl $store {
+            #[doc = concat!("The length (ms of ", $time, ") of a segment.")]
+            pub fn segment_interval_ms(&self) -> i64 {
+                self.segments.interval()
+            }
+
+            #[doc = concat!("The ids of the segments that exist (segment `id` holds the ", $times, " `[id × interval,")]
+            #[doc = "(id + 1) × interval)`), ascending."]
+            pub fn segment_ids(&self) -> Vec<i64> {
+                self.segments.ids()
+            }
+
+            #[doc = concat!("The largest ", $time, " put so far (restored on open); -1 before the first put.")]
+            pub fn observed_stream_time(&self) -> i64 {
+                self.segments.observed()
+            }
+
+            /// The directory of the store's files.
+            pub fn dir(&self) -> &std::path::Path {
+                &self.dir
+            }
+        }
+
+        impl StateStore for $store {
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            /// Flushes the memtables of every segment (and the metadata) to SST files, atomically:
+            /// the writes so far are durable once this returns.
+            fn flush(&mut self) -> StoreResult<()> {
+                self.segments.flush()
+            }
+
+            /// Flushes, then releases the database (its files stay).
+            fn close(&mut self) -> StoreResult<()> {
+                self.segments.close()
+            }
+
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+
+            fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+                self
+            }
+        }
+    };
+}
+pub(super) use segmented_store;
 
 /// The 8-byte big-endian number stored under `key` in the default column family, if any.
 fn read_i64(store: &str, db: &Db, key: &[u8]) -> StoreResult<Option<i64>> {

@@ -1,13 +1,12 @@
 //! [`RocksDbSessionStore`]: a session bytes store in one RocksDB database, one column family per
 //! segment of session ends.
 
-use std::any::Any;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rocksdb::WriteBatch;
 
-use super::segments::Segments;
+use super::segments::{Segments, Staged, decode_batch, segmented_store};
 use super::{RocksDbMemory, default_segment_interval_ms};
 use crate::state::encoding::{decode_session_key, encode_session_key, session_key_bounds};
 use crate::state::traits::{SessionBytesStore, SessionEntry, SessionWindow, StateStore};
@@ -77,31 +76,6 @@ impl RocksDbSessionStore {
         })
     }
 
-    /// The length (ms of session end) of a segment.
-    pub fn segment_interval_ms(&self) -> i64 {
-        self.segments.interval()
-    }
-
-    /// The ids of the segments that exist (segment `id` holds the ends
-    /// `[id × interval, (id + 1) × interval)`), ascending.
-    pub fn segment_ids(&self) -> Vec<i64> {
-        self.segments.ids()
-    }
-
-    /// The largest session end put so far (restored on open); -1 before the first put.
-    pub fn observed_stream_time(&self) -> i64 {
-        self.segments.observed()
-    }
-
-    /// The directory of the store's files.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    fn check_open(&self) -> StoreResult<()> {
-        self.segments.db().map(|_| ())
-    }
-
     fn check_window(&self, window: SessionWindow) -> StoreResult<()> {
         if window.is_valid() {
             Ok(())
@@ -113,28 +87,18 @@ impl RocksDbSessionStore {
         }
     }
 
-    /// Adds one put of a live session to `batch` (creating its segment when it gets a value).
-    fn stage(
+    /// Stages `puts` (session end, (key, session, value)) as [`Segments::stage`] does.
+    fn stage<'a>(
         &mut self,
-        batch: &mut WriteBatch,
-        key: &[u8],
-        window: SessionWindow,
-        value: Option<&[u8]>,
-    ) -> StoreResult<()> {
-        let id = self.segments.segment_id(window.end);
-        match value {
-            Some(value) => {
-                self.segments.create(id)?;
-                let cf = self.segments.cf(id)?.expect("the segment was just created");
-                batch.put_cf(cf, encode_session_key(key, window), value);
+        puts: impl IntoIterator<Item = (i64, (&'a [u8], SessionWindow, Option<&'a [u8]>))>,
+    ) -> StoreResult<Staged> {
+        self.segments.stage(puts, |segments, batch, end, (key, window, value)| {
+            let stored = encode_session_key(key, window);
+            match value {
+                Some(value) => segments.batch_put(batch, end, &stored, value),
+                None => segments.batch_delete(batch, end, &stored),
             }
-            None => {
-                if let Some(cf) = self.segments.cf(id)? {
-                    batch.delete_cf(cf, encode_session_key(key, window));
-                }
-            }
-        }
-        Ok(())
+        })
     }
 
     /// The live sessions of `key` with `end >= earliest_end` and `start <= latest_start`, by
@@ -145,7 +109,7 @@ impl RocksDbSessionStore {
         earliest_end: i64,
         latest_start: i64,
     ) -> StoreResult<Vec<(SessionWindow, Vec<u8>)>> {
-        self.check_open()?;
+        self.segments.check_open()?;
         let earliest_end = earliest_end.max(self.segments.min_live());
         let (lower, upper) = session_key_bounds(key, earliest_end, latest_start);
         let mut sessions = Vec::new();
@@ -176,59 +140,35 @@ impl fmt::Debug for RocksDbSessionStore {
     }
 }
 
-impl StateStore for RocksDbSessionStore {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Flushes the memtables of every segment (and the metadata) to SST files, atomically: the
-    /// writes so far are durable once this returns.
-    fn flush(&mut self) -> StoreResult<()> {
-        self.segments.flush()
-    }
-
-    /// Flushes, then releases the database (its files stay).
-    fn close(&mut self) -> StoreResult<()> {
-        self.segments.close()
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-}
+segmented_store!(RocksDbSessionStore, "session end", "ends");
 
 impl SessionBytesStore for RocksDbSessionStore {
     fn put(&mut self, key: &[u8], window: SessionWindow, value: Option<&[u8]>) -> StoreResult<()> {
-        self.check_open()?;
+        self.segments.check_open()?;
         self.check_window(window)?;
-        let observed = self.segments.observed().max(window.end);
-        let mut batch = WriteBatch::default();
-        if window.end < self.segments.min_live_at(observed) {
-            self.expired_puts += 1;
+        let staged = self.stage([(window.end, (key, window, value))])?;
+        if staged.expired > 0 {
+            self.expired_puts += staged.expired;
             tracing::debug!(store = %self.name, %window, "skipping a put for an expired session");
-        } else {
-            self.stage(&mut batch, key, window, value)?;
         }
-        self.segments.commit(batch, observed)
+        self.segments.commit(staged)?;
+        Ok(())
     }
 
     fn remove(&mut self, key: &[u8], window: SessionWindow) -> StoreResult<()> {
-        self.check_open()?;
+        self.segments.check_open()?;
         if !window.is_valid() {
             return Ok(());
         }
         let mut batch = WriteBatch::default();
-        self.stage(&mut batch, key, window, None)?;
+        self.segments
+            .batch_delete(&mut batch, window.end, &encode_session_key(key, window))?;
         let observed = self.segments.observed();
-        self.segments.commit(batch, observed)
+        self.segments.write(batch, observed)
     }
 
     fn fetch_session(&self, key: &[u8], start: i64, end: i64) -> StoreResult<Option<Vec<u8>>> {
-        self.check_open()?;
+        self.segments.check_open()?;
         if end < self.segments.min_live() || !(SessionWindow { start, end }).is_valid() {
             return Ok(None);
         }
@@ -251,7 +191,7 @@ impl SessionBytesStore for RocksDbSessionStore {
     }
 
     fn all(&self) -> StoreResult<Vec<SessionEntry>> {
-        self.check_open()?;
+        self.segments.check_open()?;
         let min_live = self.segments.min_live();
         let mut entries = Vec::new();
         for id in self.segments.ids_between(min_live, i64::MAX) {
@@ -282,27 +222,13 @@ impl SessionBytesStore for RocksDbSessionStore {
     /// all segments, bypassing any cache or changelog above the store. The keys are decoded first:
     /// a corrupt key fails the call with `StoreError::Corrupt` and nothing of the batch is written.
     fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
-        self.check_open()?;
-        let mut observed = self.segments.observed();
-        let mut expired = 0;
-        let mut live = Vec::with_capacity(batch.len());
-        for (stored, value) in batch {
-            let decoded = decode_session_key(stored).map_err(|e| e.in_store(&self.name))?;
-            observed = observed.max(decoded.window.end);
-            if decoded.window.end < self.segments.min_live_at(observed) {
-                expired += 1;
-            } else {
-                live.push((decoded.key, decoded.window, value.as_deref()));
-            }
-        }
-        // What a later record of the batch expires is never read again: it need not be written.
-        let min_live = self.segments.min_live_at(observed);
-        let mut writes = WriteBatch::default();
-        for (key, window, value) in live.into_iter().filter(|(_, window, _)| window.end >= min_live) {
-            self.stage(&mut writes, key, window, value)?;
-        }
-        self.segments.commit(writes, observed)?;
-        self.expired_puts += expired;
+        self.segments.check_open()?;
+        let puts = decode_batch(&self.name, batch, |stored, value| {
+            let decoded = decode_session_key(stored)?;
+            Ok((decoded.window.end, (decoded.key, decoded.window, value)))
+        })?;
+        let staged = self.stage(puts)?;
+        self.expired_puts += self.segments.commit(staged)?;
         Ok(())
     }
 }

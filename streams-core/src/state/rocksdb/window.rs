@@ -1,13 +1,10 @@
 //! [`RocksDbWindowStore`]: a window bytes store in one RocksDB database, one column family per
 //! segment of window starts.
 
-use std::any::Any;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use rocksdb::WriteBatch;
-
-use super::segments::Segments;
+use super::segments::{Segments, Staged, decode_batch, segmented_store};
 use super::{RocksDbMemory, default_segment_interval_ms};
 use crate::state::encoding::{WINDOW_SUFFIX_SIZE, decode_window_key, encode_window_key, window_key_bounds};
 use crate::state::traits::{StateStore, WindowBytesStore, WindowEntry};
@@ -127,105 +124,29 @@ impl RocksDbWindowStore {
         self.retain_duplicates
     }
 
-    /// The length (ms of window start) of a segment.
-    pub fn segment_interval_ms(&self) -> i64 {
-        self.segments.interval()
-    }
-
-    /// The ids of the segments that exist (segment `id` holds the starts
-    /// `[id × interval, (id + 1) × interval)`), ascending.
-    pub fn segment_ids(&self) -> Vec<i64> {
-        self.segments.ids()
-    }
-
-    /// The largest window start put so far (restored on open); -1 before the first put.
-    pub fn observed_stream_time(&self) -> i64 {
-        self.segments.observed()
-    }
-
-    /// The directory of the store's files.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    fn check_open(&self) -> StoreResult<()> {
-        self.segments.db().map(|_| ())
-    }
-
-    fn next_seqnum(&self, seqnum: &mut u32) -> u32 {
-        if self.retain_duplicates {
-            *seqnum = seqnum.wrapping_add(1);
-            *seqnum
-        } else {
-            0
-        }
-    }
-
-    /// Adds one put of a live window to `batch` (creating its segment when it gets a value).
-    fn stage(
+    /// Stages `puts` (window start, (key, value)) as [`Segments::stage`] does, each window's
+    /// duplicate taking the next sequence number after `seqnum` (which the caller keeps once the
+    /// batch is written).
+    fn stage<'a>(
         &mut self,
-        batch: &mut WriteBatch,
-        key: &[u8],
-        value: Option<&[u8]>,
-        start: i64,
         seqnum: &mut u32,
-    ) -> StoreResult<()> {
-        let id = self.segments.segment_id(start);
-        match value {
-            Some(value) => {
-                self.segments.create(id)?;
-                let stored_key = encode_window_key(key, start, self.next_seqnum(seqnum));
-                let cf = self.segments.cf(id)?.expect("the segment was just created");
-                batch.put_cf(cf, stored_key, value);
-                if self.retain_duplicates {
+        puts: impl IntoIterator<Item = (i64, (&'a [u8], Option<&'a [u8]>))>,
+    ) -> StoreResult<Staged> {
+        let retain_duplicates = self.retain_duplicates;
+        self.segments.stage(puts, |segments, batch, start, (key, value)| {
+            match value {
+                Some(value) if retain_duplicates => {
+                    *seqnum = seqnum.wrapping_add(1);
+                    segments.batch_put(batch, start, &encode_window_key(key, start, *seqnum), value)?;
                     batch.put(SEQNUM_KEY, seqnum.to_be_bytes());
                 }
+                Some(value) => segments.batch_put(batch, start, &encode_window_key(key, start, 0), value)?,
+                // A delete cannot name one duplicate, so with duplicates it deletes nothing (as Kafka).
+                None if retain_duplicates => {}
+                None => segments.batch_delete(batch, start, &encode_window_key(key, start, 0))?,
             }
-            // A delete cannot name one duplicate, so with duplicates it deletes nothing (as Kafka).
-            None if self.retain_duplicates => {}
-            None => {
-                if let Some(cf) = self.segments.cf(id)? {
-                    batch.delete_cf(cf, encode_window_key(key, start, 0));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The live entries with a key in `[key_from, key_to]` and a start in `[time_from, time_to]`,
-    /// by (start, key, insertion order).
-    fn scan(
-        &self,
-        key_from: Option<&[u8]>,
-        key_to: Option<&[u8]>,
-        time_from: i64,
-        time_to: i64,
-    ) -> StoreResult<Vec<WindowEntry>> {
-        self.check_open()?;
-        if matches!((key_from, key_to), (Some(from), Some(to)) if from > to) {
-            return Ok(Vec::new());
-        }
-        let time_from = time_from.max(self.segments.min_live());
-        let lower = key_from.map(|key| encode_window_key(key, 0, 0));
-        let upper = key_to.map(|key| key_range_upper_bound(key, time_to));
-        let in_key_range = |key: &[u8]| key_from.is_none_or(|f| f <= key) && key_to.is_none_or(|t| key <= t);
-        let mut entries = Vec::new();
-        for id in self.segments.ids_between(time_from, time_to) {
-            let mut segment: Vec<WindowEntry> = Vec::new();
-            self.segments
-                .scan(id, lower.clone(), upper.as_deref(), false, |stored, value| {
-                    let decoded = decode_window_key(stored).map_err(|e| e.in_store(&self.name))?;
-                    let start = decoded.window_start;
-                    if time_from <= start && start <= time_to && in_key_range(decoded.key) {
-                        segment.push((decoded.key.to_vec(), start, value.to_vec()));
-                    }
-                    Ok(true)
-                })?;
-            // Storage order is by encoded key; a stable sort keeps a key's duplicates in order.
-            segment.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-            entries.append(&mut segment);
-        }
-        Ok(entries)
+            Ok(())
+        })
     }
 }
 
@@ -253,50 +174,24 @@ impl fmt::Debug for RocksDbWindowStore {
     }
 }
 
-impl StateStore for RocksDbWindowStore {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Flushes the memtables of every segment (and the metadata) to SST files, atomically: the
-    /// writes so far are durable once this returns.
-    fn flush(&mut self) -> StoreResult<()> {
-        self.segments.flush()
-    }
-
-    /// Flushes, then releases the database (its files stay).
-    fn close(&mut self) -> StoreResult<()> {
-        self.segments.close()
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-}
+segmented_store!(RocksDbWindowStore, "window start", "starts");
 
 impl WindowBytesStore for RocksDbWindowStore {
     fn put(&mut self, key: &[u8], value: Option<&[u8]>, window_start: i64) -> StoreResult<()> {
-        self.check_open()?;
-        let observed = self.segments.observed().max(window_start);
-        let mut batch = WriteBatch::default();
+        self.segments.check_open()?;
         let mut seqnum = self.seqnum;
-        if window_start < self.segments.min_live_at(observed) {
-            self.expired_puts += 1;
+        let staged = self.stage(&mut seqnum, [(window_start, (key, value))])?;
+        if staged.expired > 0 {
+            self.expired_puts += staged.expired;
             tracing::debug!(store = %self.name, window_start, "skipping a put for an expired window");
-        } else {
-            self.stage(&mut batch, key, value, window_start, &mut seqnum)?;
         }
-        self.segments.commit(batch, observed)?;
+        self.segments.commit(staged)?;
         self.seqnum = seqnum;
         Ok(())
     }
 
     fn fetch(&self, key: &[u8], window_start: i64) -> StoreResult<Option<Vec<u8>>> {
-        self.check_open()?;
+        self.segments.check_open()?;
         if window_start < self.segments.min_live() {
             return Ok(None);
         }
@@ -319,7 +214,7 @@ impl WindowBytesStore for RocksDbWindowStore {
     }
 
     fn fetch_range(&self, key: &[u8], time_from: i64, time_to: i64) -> StoreResult<Vec<(i64, Vec<u8>)>> {
-        self.check_open()?;
+        self.segments.check_open()?;
         let time_from = time_from.max(self.segments.min_live());
         let mut entries = Vec::new();
         for id in self.segments.ids_between(time_from, time_to) {
@@ -344,15 +239,40 @@ impl WindowBytesStore for RocksDbWindowStore {
         time_from: i64,
         time_to: i64,
     ) -> StoreResult<Vec<WindowEntry>> {
-        self.scan(key_from, key_to, time_from, time_to)
+        // The live entries, by (start, key, insertion order).
+        self.segments.check_open()?;
+        if matches!((key_from, key_to), (Some(from), Some(to)) if from > to) {
+            return Ok(Vec::new());
+        }
+        let time_from = time_from.max(self.segments.min_live());
+        let lower = key_from.map(|key| encode_window_key(key, 0, 0));
+        let upper = key_to.map(|key| key_range_upper_bound(key, time_to));
+        let in_key_range = |key: &[u8]| key_from.is_none_or(|f| f <= key) && key_to.is_none_or(|t| key <= t);
+        let mut entries = Vec::new();
+        for id in self.segments.ids_between(time_from, time_to) {
+            let mut segment: Vec<WindowEntry> = Vec::new();
+            self.segments
+                .scan(id, lower.clone(), upper.as_deref(), false, |stored, value| {
+                    let decoded = decode_window_key(stored).map_err(|e| e.in_store(&self.name))?;
+                    let start = decoded.window_start;
+                    if time_from <= start && start <= time_to && in_key_range(decoded.key) {
+                        segment.push((decoded.key.to_vec(), start, value.to_vec()));
+                    }
+                    Ok(true)
+                })?;
+            // Storage order is by encoded key; a stable sort keeps a key's duplicates in order.
+            segment.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            entries.append(&mut segment);
+        }
+        Ok(entries)
     }
 
     fn fetch_all(&self, time_from: i64, time_to: i64) -> StoreResult<Vec<WindowEntry>> {
-        self.scan(None, None, time_from, time_to)
+        self.fetch_keys(None, None, time_from, time_to)
     }
 
     fn all(&self) -> StoreResult<Vec<WindowEntry>> {
-        self.scan(None, None, i64::MIN, i64::MAX)
+        self.fetch_keys(None, None, i64::MIN, i64::MAX)
     }
 
     fn retention_ms(&self) -> i64 {
@@ -373,29 +293,15 @@ impl WindowBytesStore for RocksDbWindowStore {
     /// above the store. The keys are decoded first: a corrupt key fails the call with
     /// `StoreError::Corrupt` and nothing of the batch is written.
     fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
-        self.check_open()?;
-        let mut observed = self.segments.observed();
-        let mut expired = 0;
-        let mut live = Vec::with_capacity(batch.len());
-        for (stored, value) in batch {
-            let decoded = decode_window_key(stored).map_err(|e| e.in_store(&self.name))?;
-            observed = observed.max(decoded.window_start);
-            if decoded.window_start < self.segments.min_live_at(observed) {
-                expired += 1;
-            } else {
-                live.push((decoded.key, decoded.window_start, value.as_deref()));
-            }
-        }
-        // What a later record of the batch expires is never read again: it need not be written.
-        let min_live = self.segments.min_live_at(observed);
-        let mut writes = WriteBatch::default();
+        self.segments.check_open()?;
+        let puts = decode_batch(&self.name, batch, |stored, value| {
+            let decoded = decode_window_key(stored)?;
+            Ok((decoded.window_start, (decoded.key, value)))
+        })?;
         let mut seqnum = self.seqnum;
-        for (key, start, value) in live.into_iter().filter(|(_, start, _)| *start >= min_live) {
-            self.stage(&mut writes, key, value, start, &mut seqnum)?;
-        }
-        self.segments.commit(writes, observed)?;
+        let staged = self.stage(&mut seqnum, puts)?;
+        self.expired_puts += self.segments.commit(staged)?;
         self.seqnum = seqnum;
-        self.expired_puts += expired;
         Ok(())
     }
 }
