@@ -18,8 +18,8 @@
 use std::any::Any;
 use std::fmt;
 
-use super::StoreResult;
 use super::encoding::{decode_session_key, decode_window_key};
+use super::{StoreError, StoreResult};
 
 /// A key and a value, as key-value stores return them.
 pub type KeyValueEntry = (Vec<u8>, Vec<u8>);
@@ -232,6 +232,24 @@ pub trait SessionBytesStore: StateStore {
         }
         Ok(())
     }
+}
+
+/// Checks a window store's retention and window size: neither negative, and the retention no
+/// smaller than the window size (as Kafka's `Stores.*WindowStore` require).
+pub(crate) fn check_window_store_args(store: &str, retention_ms: i64, window_size_ms: i64) -> StoreResult<()> {
+    if retention_ms < 0 || window_size_ms < 0 {
+        return Err(StoreError::invalid_argument(
+            store,
+            format!("retention ({retention_ms} ms) and window size ({window_size_ms} ms) cannot be negative"),
+        ));
+    }
+    if retention_ms < window_size_ms {
+        return Err(StoreError::invalid_argument(
+            store,
+            format!("retention ({retention_ms} ms) must be no smaller than the window size ({window_size_ms} ms)"),
+        ));
+    }
+    Ok(())
 }
 
 /// A session: the times (ms) of its first and last record, both inclusive. A session of one record

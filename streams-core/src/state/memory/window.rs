@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::state::traits::{StateStore, WindowBytesStore, WindowEntry};
+use crate::state::traits::{StateStore, WindowBytesStore, WindowEntry, check_window_store_args};
 use crate::state::{StoreError, StoreResult};
 
 /// A [`WindowBytesStore`] in memory (Kafka's `InMemoryWindowStore`).
@@ -48,18 +48,7 @@ impl InMemoryWindowStore {
         retain_duplicates: bool,
     ) -> StoreResult<Self> {
         let name = name.into();
-        if retention_ms < 0 || window_size_ms < 0 {
-            return Err(StoreError::invalid_argument(
-                name,
-                format!("retention ({retention_ms} ms) and window size ({window_size_ms} ms) cannot be negative"),
-            ));
-        }
-        if retention_ms < window_size_ms {
-            return Err(StoreError::invalid_argument(
-                name,
-                format!("retention ({retention_ms} ms) must be no smaller than the window size ({window_size_ms} ms)"),
-            ));
-        }
+        check_window_store_args(&name, retention_ms, window_size_ms)?;
         Ok(InMemoryWindowStore {
             name,
             retention_ms,

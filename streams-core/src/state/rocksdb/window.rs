@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::segments::{Segments, Staged, decode_batch, segmented_store};
 use super::{RocksDbMemory, default_segment_interval_ms};
 use crate::state::encoding::{WINDOW_SUFFIX_SIZE, decode_window_key, encode_window_key, window_key_bounds};
-use crate::state::traits::{StateStore, WindowBytesStore, WindowEntry};
+use crate::state::traits::{StateStore, WindowBytesStore, WindowEntry, check_window_store_args};
 use crate::state::{StoreError, StoreResult};
 
 #[cfg(test)]
@@ -87,18 +87,7 @@ impl RocksDbWindowStore {
         segment_interval_ms: i64,
     ) -> StoreResult<Self> {
         let name = name.into();
-        if retention_ms < 0 || window_size_ms < 0 {
-            return Err(StoreError::invalid_argument(
-                name,
-                format!("retention ({retention_ms} ms) and window size ({window_size_ms} ms) cannot be negative"),
-            ));
-        }
-        if retention_ms < window_size_ms {
-            return Err(StoreError::invalid_argument(
-                name,
-                format!("retention ({retention_ms} ms) must be no smaller than the window size ({window_size_ms} ms)"),
-            ));
-        }
+        check_window_store_args(&name, retention_ms, window_size_ms)?;
         let segments = Segments::open(&name, dir, memory, retention_ms, segment_interval_ms)?;
         let seqnum = match segments.metadata(SEQNUM_KEY)? {
             Some(bytes) => u32::from_be_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt {
