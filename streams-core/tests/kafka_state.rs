@@ -478,3 +478,50 @@ fn a_long_restore_of_one_task_does_not_hold_up_a_ready_task() {
     streams.close().unwrap();
     drop(changelog);
 }
+
+#[test]
+fn state_moves_to_a_second_instance_through_its_changelog() {
+    let Some(t) = Fixture::new("state-moves") else { return };
+    t.kafka.produce(&t.input, records(0..2_000));
+    let first = t.start(None);
+    wait_until_processed(&first, 2_000);
+
+    // A second instance with its own state directory: one of the two tasks moves to it, and its
+    // store is rebuilt there from the changelog.
+    let second_dir = tempfile::tempdir().unwrap();
+    let config = t.config().with_state_dir(second_dir.path());
+    let mut second =
+        KafkaStreams::new(counting_topology(t.input.name(), t.output.name()), config).expect("a valid application");
+    second.start().unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !(second.state() == StreamsState::Running && second.stats().restored > 0) {
+        assert!(
+            Instant::now() < deadline,
+            "no task moved: {:?} {:?}",
+            second.state(),
+            second.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(first.wait_for_state(StreamsState::Running, WAIT).unwrap());
+
+    t.kafka.produce(&t.input, records(2_000..3_000));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut counts = counts_of(&first);
+        let on_second = counts_of(&second);
+        assert!(
+            counts.keys().all(|k| !on_second.contains_key(k)),
+            "each key lives on one instance"
+        );
+        counts.extend(on_second);
+        if counts == expected_counts(3_000) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "counts never converged: {counts:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut first = first;
+    first.close().unwrap();
+    second.close().unwrap();
+}
