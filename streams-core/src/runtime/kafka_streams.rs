@@ -270,6 +270,11 @@ impl KafkaStreams {
         Ok(())
     }
 
+    /// The settings it runs with.
+    pub fn config(&self) -> &StreamsConfig {
+        &self.config
+    }
+
     /// The current state.
     pub fn state(&self) -> StreamsState {
         *lock(&self.state)
