@@ -70,3 +70,139 @@ fn a_word_count_through_a_repartition_topic_counts_every_word() {
     assert_eq!(streams.state(), StreamsState::NotRunning);
     kafka.delete_topics_with_prefix(&app);
 }
+
+const BASE: i64 = 1_700_000_000_000;
+
+/// A one-minute windowed count per key into `per-minute`, kept for a day.
+fn windowed_count(input: &str) -> streams_core::topology::Topology {
+    use streams_core::time::{TimeWindows, hours, minutes};
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>(input)
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(minutes(1), minutes(10)))
+        .count_with(Materialized::named("per-minute").with_retention(hours(24)));
+    builder.build().unwrap()
+}
+
+/// `n` records over 1,000 keys, 10 ms apart: in time order on every partition.
+fn timed_records(range: std::ops::Range<usize>) -> impl Iterator<Item = streams_core::runtime::RawRecord> {
+    range.map(|i| streams_core::runtime::RawRecord {
+        key: Some(format!("k{}", i % 1_000).into_bytes()),
+        value: Some(b"v".to_vec()),
+        timestamp: Some(BASE + 10 * i as i64),
+        headers: Vec::new(),
+    })
+}
+
+/// What the test driver computes for records `range`: (key, window start) → count.
+fn oracle(range: std::ops::Range<usize>) -> BTreeMap<(String, i64), i64> {
+    use streams_core::testing::TopologyTestDriver;
+    let driver = TopologyTestDriver::new(windowed_count("in"), StreamsConfig::for_tests("oracle")).unwrap();
+    let input = driver.input_topic::<String, String>("in");
+    for record in timed_records(range) {
+        let key = String::from_utf8(record.key.unwrap()).unwrap();
+        input.pipe_input_at(key, "v".to_string(), record.timestamp.unwrap());
+    }
+    driver
+        .window_store::<String, i64>("per-minute")
+        .all()
+        .into_iter()
+        .map(|(key, start, count)| ((key, start), count))
+        .collect()
+}
+
+/// Every instance's windows; `None` while one cannot answer (rebalancing or restoring).
+fn windowed_counts(instances: &[&KafkaStreams]) -> Option<BTreeMap<(String, i64), i64>> {
+    let mut all = BTreeMap::new();
+    for streams in instances {
+        let windows = streams.window_store::<String, i64>("per-minute").unwrap().all().ok()?;
+        for (key, start, count) in windows {
+            assert!(
+                all.insert((key, start), count).is_none(),
+                "a window lives on one instance"
+            );
+        }
+    }
+    Some(all)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_windowed_count_over_four_partitions_equals_the_test_driver() {
+    let Some(kafka) = TestKafka::from_env() else { return };
+    const RECORDS: usize = 100_000;
+    let input = kafka.create_topic("windowed-in", 4);
+    let app = kafka.unique_name("windowed");
+    let state = tempfile::tempdir().unwrap();
+    kafka.produce_records(&input, timed_records(0..RECORDS));
+    let config = StreamsConfig::new(&app, kafka.bootstrap_servers()).with_state_dir(state.path());
+    let mut streams = KafkaStreams::new(windowed_count(input.name()), config).unwrap();
+    streams.start().unwrap();
+    wait_for("every record processed", || streams.stats().processed >= RECORDS as u64);
+    assert_eq!(windowed_counts(&[&streams]), Some(oracle(0..RECORDS)));
+    streams.close().unwrap();
+    kafka.delete_topics_with_prefix(&app);
+}
+
+#[test]
+fn instances_joining_and_leaving_end_with_the_counts_of_the_test_driver() {
+    let Some(kafka) = TestKafka::from_env() else { return };
+    const RECORDS: usize = 30_000;
+    let input = kafka.create_topic("scale-in", 4);
+    let app = kafka.unique_name("scale");
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let start = |i: usize| {
+        let config = StreamsConfig::new(&app, kafka.bootstrap_servers())
+            .with_state_dir(dirs[i].path())
+            .with_commit_interval(Duration::from_millis(100));
+        let mut streams = KafkaStreams::new(windowed_count(input.name()), config).unwrap();
+        streams.start().unwrap();
+        streams
+    };
+    let processed = |instances: &[&KafkaStreams]| instances.iter().map(|s| s.stats().processed).sum::<u64>();
+
+    // One instance takes the first half.
+    kafka.produce_records(&input, timed_records(0..RECORDS / 2));
+    let mut first = start(0);
+    wait_for("the first half", || processed(&[&first]) >= (RECORDS / 2) as u64);
+
+    // Two more join; the rest arrives while the group rebalances.
+    let mut second = start(1);
+    let mut third = start(2);
+    kafka.produce_records(&input, timed_records(RECORDS / 2..RECORDS));
+    wait_for("all three running", || {
+        [&first, &second, &third]
+            .iter()
+            .all(|s| s.state() == StreamsState::Running)
+    });
+    let expected = oracle(0..RECORDS);
+    wait_for("counts equal the oracle with three instances", || {
+        windowed_counts(&[&first, &second, &third]).as_ref() == Some(&expected)
+    });
+    assert!(
+        second.stats().restored + third.stats().restored > 0,
+        "moved tasks were restored"
+    );
+
+    // One leaves cleanly: its tasks move to the other two, state and all.
+    third.close().unwrap();
+    wait_for("two running", || {
+        [&first, &second].iter().all(|s| s.state() == StreamsState::Running)
+    });
+    kafka.produce_records(&input, timed_records(RECORDS..RECORDS + 1_000));
+    let expected = oracle(0..RECORDS + 1_000);
+    wait_for("counts equal the oracle with two instances", || {
+        windowed_counts(&[&first, &second]).as_ref() == Some(&expected)
+    });
+    first.close().unwrap();
+    second.close().unwrap();
+    kafka.delete_topics_with_prefix(&app);
+}

@@ -53,8 +53,9 @@ use crate::topology::Topology;
 const MAX_POLL_RECORDS: usize = 5_000;
 /// At most this many changelog records are restored per loop turn.
 const MAX_RESTORE_RECORDS: usize = 50_000;
-/// How long a poll waits when there is nothing else to do.
-const IDLE_POLL: Duration = Duration::from_millis(50);
+/// How long a poll waits when there is nothing else to do; also how long an interactive query
+/// waits at most for an idle stream thread.
+const IDLE_POLL: Duration = Duration::from_millis(10);
 
 /// The life cycle of an application (Kafka Streams' `KafkaStreams.State`, without the states of
 /// features not built yet).

@@ -2,7 +2,7 @@
 //! instance hosts a key.
 //!
 //! The stream thread owns the stores; a query is handed to it and answered between two processing
-//! turns (a few milliseconds at most while it is busy, up to one idle poll, 50 ms, when it is not),
+//! turns (a few milliseconds at most while it is busy, up to one idle poll, 10 ms, when it is not),
 //! so reads never race with writes and processing takes no lock per record. Reads see what the
 //! stores hold, write caches included: a value may be newer than the last commit.
 //!
@@ -438,13 +438,42 @@ impl<K: 'static, V: 'static> ReadOnlyWindowStore<'_, K, V> {
         found.sort_by_key(|(_, start, _)| *start);
         found
             .into_iter()
-            .map(|(_, start, v)| {
-                self.value
-                    .deserialize(&self.name, Some(value_bytes(&v, self.timestamped)))
-                    .map(|value| (start, value))
-                    .map_err(|e| Error::processing(format!("reading store {}: {e}", self.name)))
+            .map(|(_, start, v)| Ok((start, self.read_value(&v)?)))
+            .collect()
+    }
+
+    /// Every window of every key whose window starts in `[from, to]` (ms, inclusive), ordered by
+    /// window start, then key bytes.
+    pub fn fetch_all(&self, from: i64, to: i64) -> Result<Vec<(K, i64, V)>> {
+        let name = self.name.clone();
+        let mut found: Vec<WindowEntry> = self.streams.ask(&self.name, move |manager| {
+            local_key_value_stores(manager, &name, |store| match store {
+                StoreInstance::Window(s) => Ok(s.fetch_all(from, to)?),
+                _ => Ok(Vec::new()),
+            })
+        })?;
+        found.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        found
+            .into_iter()
+            .map(|(k, start, v)| {
+                let key = self
+                    .key
+                    .deserialize(&self.name, Some(&k))
+                    .map_err(|e| Error::processing(format!("reading store {}: {e}", self.name)))?;
+                Ok((key, start, self.read_value(&v)?))
             })
             .collect()
+    }
+
+    /// Every window this instance holds, as [`fetch_all`](Self::fetch_all) orders them.
+    pub fn all(&self) -> Result<Vec<(K, i64, V)>> {
+        self.fetch_all(i64::MIN, i64::MAX)
+    }
+
+    fn read_value(&self, bytes: &[u8]) -> Result<V> {
+        self.value
+            .deserialize(&self.name, Some(value_bytes(bytes, self.timestamped)))
+            .map_err(|e| Error::processing(format!("reading store {}: {e}", self.name)))
     }
 }
 
