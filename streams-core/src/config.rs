@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::runtime::{InvalidTimestampPolicy, RecordTimestamp, TimestampExtractor};
 use crate::state::rocksdb::RocksDbConfigSetter;
 
 /// The settings of one streams application: its identity, where Kafka is, how often progress is
@@ -35,6 +36,10 @@ pub struct StreamsConfig {
     rocksdb_memory_bytes: usize,
     rocksdb_config_setter: Option<Arc<dyn RocksDbConfigSetter>>,
     application_server: Option<String>,
+    timestamp_extractor: Arc<dyn TimestampExtractor>,
+    invalid_timestamp_policy: InvalidTimestampPolicy,
+    max_task_idle: Duration,
+    buffered_records_per_partition: usize,
     client_config: BTreeMap<String, String>,
     consumer_config: BTreeMap<String, String>,
     producer_config: BTreeMap<String, String>,
@@ -43,6 +48,9 @@ pub struct StreamsConfig {
 impl StreamsConfig {
     /// Kafka Streams' commit interval under at-least-once: 30 seconds.
     pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(30);
+
+    /// Kafka Streams' `buffered.records.per.partition` default: 1,000.
+    pub const DEFAULT_BUFFERED_RECORDS_PER_PARTITION: usize = 1_000;
 
     /// Kafka Streams' `statestore.cache.max.bytes` default: 10 MiB of write cache per instance.
     pub const DEFAULT_CACHE_MAX_BYTES: usize = 10 * 1024 * 1024;
@@ -64,6 +72,10 @@ impl StreamsConfig {
             rocksdb_memory_bytes: Self::DEFAULT_ROCKSDB_MEMORY_BYTES,
             rocksdb_config_setter: None,
             application_server: None,
+            timestamp_extractor: Arc::new(RecordTimestamp),
+            invalid_timestamp_policy: InvalidTimestampPolicy::Fail,
+            max_task_idle: Duration::ZERO,
+            buffered_records_per_partition: Self::DEFAULT_BUFFERED_RECORDS_PER_PARTITION,
             client_config: BTreeMap::new(),
             consumer_config: BTreeMap::new(),
             producer_config: BTreeMap::new(),
@@ -125,6 +137,35 @@ impl StreamsConfig {
         self
     }
 
+    /// How records get their event time (Kafka's `default.timestamp.extractor`); default: the
+    /// record's own timestamp. See [`TimestampExtractor`].
+    pub fn with_timestamp_extractor(mut self, extractor: Arc<dyn TimestampExtractor>) -> Self {
+        self.timestamp_extractor = extractor;
+        self
+    }
+
+    /// What happens to a record whose timestamp is missing or negative; default: the application
+    /// stops with an error naming the record.
+    pub fn with_invalid_timestamp_policy(mut self, policy: InvalidTimestampPolicy) -> Self {
+        self.invalid_timestamp_policy = policy;
+        self
+    }
+
+    /// How long a task reading several partitions (a join, a merge) waits for an empty one before
+    /// processing the others (Kafka's `max.task.idle.ms`); default 0: it does not wait, so records
+    /// may be processed out of event-time order across partitions when one lags.
+    pub fn with_max_task_idle(mut self, idle: Duration) -> Self {
+        self.max_task_idle = idle;
+        self
+    }
+
+    /// How many records a partition may buffer before it is paused (Kafka's
+    /// `buffered.records.per.partition`); it resumes at half. Default 1,000.
+    pub fn with_buffered_records_per_partition(mut self, records: usize) -> Self {
+        self.buffered_records_per_partition = records;
+        self
+    }
+
     /// A librdkafka setting for every client the application creates (consumer and producer),
     /// e.g. `security.protocol`. It overrides our defaults.
     pub fn with_client_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -177,6 +218,26 @@ impl StreamsConfig {
     /// The RocksDB config setter, if any.
     pub fn rocksdb_config_setter(&self) -> Option<&Arc<dyn RocksDbConfigSetter>> {
         self.rocksdb_config_setter.as_ref()
+    }
+
+    /// The timestamp extractor.
+    pub fn timestamp_extractor(&self) -> &Arc<dyn TimestampExtractor> {
+        &self.timestamp_extractor
+    }
+
+    /// The invalid-timestamp policy.
+    pub fn invalid_timestamp_policy(&self) -> InvalidTimestampPolicy {
+        self.invalid_timestamp_policy
+    }
+
+    /// The longest a task waits for an empty input partition.
+    pub fn max_task_idle(&self) -> Duration {
+        self.max_task_idle
+    }
+
+    /// How many records a partition may buffer before it is paused.
+    pub fn buffered_records_per_partition(&self) -> usize {
+        self.buffered_records_per_partition
     }
 
     /// The advertised interactive-query endpoint, if any.
@@ -277,6 +338,9 @@ impl fmt::Debug for StreamsConfig {
                 &self.rocksdb_config_setter.as_ref().map(|_| "set"),
             )
             .field("application_server", &self.application_server)
+            .field("invalid_timestamp_policy", &self.invalid_timestamp_policy)
+            .field("max_task_idle", &self.max_task_idle)
+            .field("buffered_records_per_partition", &self.buffered_records_per_partition)
             .field("client_config", &Redacted(&self.client_config))
             .field("consumer_config", &Redacted(&self.consumer_config))
             .field("producer_config", &Redacted(&self.producer_config))

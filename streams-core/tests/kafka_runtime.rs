@@ -206,3 +206,149 @@ fn instances_joining_and_leaving_end_with_the_counts_of_the_test_driver() {
     second.close().unwrap();
     kafka.delete_topics_with_prefix(&app);
 }
+
+fn raw(key: &str, value: &str, timestamp: Option<i64>) -> streams_core::runtime::RawRecord {
+    streams_core::runtime::RawRecord {
+        key: Some(key.as_bytes().to_vec()),
+        value: Some(value.as_bytes().to_vec()),
+        timestamp,
+        headers: Vec::new(),
+    }
+}
+
+#[test]
+fn a_task_reading_two_topics_processes_them_in_event_time_order() {
+    let Some(kafka) = TestKafka::from_env() else { return };
+    let prices = kafka.create_topic("prices", 1);
+    let orders = kafka.create_topic("orders", 1);
+    let output = kafka.create_topic("priced-orders", 1);
+    let app = kafka.unique_name("event-time");
+    // Orders are produced (and so fetched) before the prices they must meet: only event-time order
+    // across the two topics joins each order with the price valid at its time.
+    kafka.produce_records(
+        &orders,
+        [
+            raw("apple", "order-at-20", Some(BASE + 20)),
+            raw("apple", "order-at-40", Some(BASE + 40)),
+        ],
+    );
+    kafka.produce_records(
+        &prices,
+        [
+            raw("apple", "price-at-10", Some(BASE + 10)),
+            raw("apple", "price-at-30", Some(BASE + 30)),
+        ],
+    );
+
+    let builder = StreamsBuilder::new();
+    let table = builder.table::<String, String>(prices.name());
+    builder
+        .stream::<String, String>(orders.name())
+        .join_table(&table, |order: &String, price: &String| format!("{order} {price}"))
+        .to(output.name());
+    let state = tempfile::tempdir().unwrap();
+    let config = StreamsConfig::new(&app, kafka.bootstrap_servers())
+        .with_state_dir(state.path())
+        .with_max_task_idle(Duration::from_secs(2));
+    let mut streams = KafkaStreams::new(builder.build().unwrap(), config).unwrap();
+    streams.start().unwrap();
+    let joined: Vec<String> = kafka
+        .read(&output, 2, WAIT)
+        .into_iter()
+        .map(|r| String::from_utf8(r.record.value.unwrap()).unwrap())
+        .collect();
+    assert_eq!(joined, ["order-at-20 price-at-10", "order-at-40 price-at-30"]);
+    streams.close().unwrap();
+    kafka.delete_topics_with_prefix(&app);
+}
+
+#[test]
+fn event_time_from_the_value_and_invalid_timestamps_follow_the_policy() {
+    use streams_core::runtime::{InvalidTimestampPolicy, timestamp_from_value};
+    use streams_core::serde::DefaultSerde;
+    let Some(kafka) = TestKafka::from_env() else { return };
+    let input = kafka.create_topic("stamped", 1);
+    let app = kafka.unique_name("stamped");
+    // The value is the event time in seconds; "-5" is an invalid (negative) time.
+    let values = ["100", "-5", "160", "170"];
+    kafka.produce_records(&input, values.iter().map(|v| raw("k", v, Some(BASE))));
+    let extractor = timestamp_from_value(String::default_serde(), |v: &String| v.parse::<i64>().unwrap() * 1_000);
+    let state = tempfile::tempdir().unwrap();
+    let config = |policy| {
+        StreamsConfig::new(&app, kafka.bootstrap_servers())
+            .with_state_dir(state.path())
+            .with_timestamp_extractor(extractor.clone())
+            .with_invalid_timestamp_policy(policy)
+    };
+
+    // Fail (the default): the application stops, naming the record.
+    let mut streams = KafkaStreams::new(windowed_count(input.name()), config(InvalidTimestampPolicy::Fail)).unwrap();
+    streams.start().unwrap();
+    wait_for("the failure", || streams.state() == StreamsState::Error);
+    let error = streams.close().unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("{}/0@1", input.name())) && error.contains("timestamp -5000"),
+        "{error}"
+    );
+
+    // Skip and count: the record is skipped, the others are counted in their event-time windows.
+    let mut streams = KafkaStreams::new(
+        windowed_count(input.name()),
+        config(InvalidTimestampPolicy::SkipAndCount),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    wait_for("three records processed", || streams.stats().processed == 3);
+    assert_eq!(streams.stats().skipped, 1);
+    let windows: Vec<(i64, i64)> = streams
+        .window_store::<String, i64>("per-minute")
+        .unwrap()
+        .fetch(&"k".to_string(), 0, i64::MAX)
+        .unwrap();
+    assert_eq!(
+        windows,
+        [(60_000, 1), (120_000, 2)],
+        "windows of the values' times, not the records'"
+    );
+    streams.close().unwrap();
+    let committed = kafka.committed_offsets(&app, &input);
+    assert_eq!(
+        committed.get(&0),
+        Some(&4),
+        "the skipped record's offset is committed too"
+    );
+    kafka.delete_topics_with_prefix(&app);
+}
+
+#[test]
+fn a_slow_processor_keeps_its_group_membership() {
+    let Some(kafka) = TestKafka::from_env() else { return };
+    let input = kafka.create_topic("slow-in", 1);
+    let app = kafka.unique_name("slow");
+    const RECORDS: usize = 400;
+    kafka.produce_records(
+        &input,
+        (0..RECORDS).map(|i| raw(&format!("k{i}"), "v", Some(BASE + i as i64))),
+    );
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>(input.name())
+        .peek(|_, _| std::thread::sleep(Duration::from_millis(25)));
+    // 400 records × 25 ms = 10 s of processing, more than the 7 s allowed between polls.
+    let state = tempfile::tempdir().unwrap();
+    let config = StreamsConfig::new(&app, kafka.bootstrap_servers())
+        .with_state_dir(state.path())
+        .with_consumer_config("session.timeout.ms", "6000")
+        .with_consumer_config("max.poll.interval.ms", "7000");
+    let mut streams = KafkaStreams::new(builder.build().unwrap(), config).unwrap();
+    streams.start().unwrap();
+    wait_for("every record processed", || streams.stats().processed == RECORDS as u64);
+    assert_eq!(
+        streams.stats().rebalances,
+        1,
+        "one assignment, never lost: {:?}",
+        streams.stats()
+    );
+    streams.close().unwrap();
+    kafka.delete_topics_with_prefix(&app);
+}

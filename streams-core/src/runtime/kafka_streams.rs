@@ -43,7 +43,7 @@ use super::collector::{Delivery, SharedProducer};
 use super::internal_topics::{self, TopicLayout};
 use super::pipe::panic_message;
 use super::restore::{Restorer, StateRestoreListener};
-use super::task_manager::{TaskManager, set_paused};
+use super::task_manager::TaskManager;
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::state::rocksdb::RocksDbMemory;
@@ -51,6 +51,8 @@ use crate::topology::Topology;
 
 /// At most this many records are read from the consumer per loop turn.
 const MAX_POLL_RECORDS: usize = 5_000;
+/// How long one turn processes buffered records before polling again.
+const PROCESS_TURN: Duration = Duration::from_millis(100);
 /// At most this many changelog records are restored per loop turn.
 const MAX_RESTORE_RECORDS: usize = 50_000;
 /// How long a poll waits when there is nothing else to do; also how long an interactive query
@@ -84,6 +86,8 @@ pub struct StreamsStats {
     pub restored: u64,
     /// Changelog records still to restore now (0 when every task is restored).
     pub restore_remaining: u64,
+    /// Records skipped for an invalid timestamp ([`InvalidTimestampPolicy::SkipAndCount`](super::InvalidTimestampPolicy::SkipAndCount)).
+    pub skipped: u64,
     /// Commits made.
     pub commits: u64,
     /// Rebalances (partition assignments) seen.
@@ -95,6 +99,7 @@ pub(crate) struct Counters {
     pub(crate) processed: AtomicU64,
     pub(crate) restored: AtomicU64,
     pub(crate) restore_remaining: AtomicU64,
+    pub(crate) skipped: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) rebalances: AtomicU64,
 }
@@ -287,6 +292,7 @@ impl KafkaStreams {
             processed: self.counters.processed.load(Ordering::Relaxed),
             restored: self.counters.restored.load(Ordering::Relaxed),
             restore_remaining: self.counters.restore_remaining.load(Ordering::Relaxed),
+            skipped: self.counters.skipped.load(Ordering::Relaxed),
             commits: self.counters.commits.load(Ordering::Relaxed),
             rebalances: self.counters.rebalances.load(Ordering::Relaxed),
         }
@@ -460,9 +466,7 @@ impl StreamThread {
             while let Ok(query) = self.queries.try_recv() {
                 with_manager(|manager| query(manager));
             }
-            let resume =
-                with_manager(|m| m.restore_step(MAX_RESTORE_RECORDS, Duration::ZERO)).unwrap_or(Ok(Vec::new()))?;
-            set_paused(&self.consumer, &resume, false)?;
+            with_manager(|m| m.restore_step(MAX_RESTORE_RECORDS, Duration::ZERO)).unwrap_or(Ok(()))?;
 
             let restoring = with_manager(|m| !m.all_running()).unwrap_or(false);
             let mut wait = if restoring { Duration::ZERO } else { IDLE_POLL };
@@ -481,7 +485,8 @@ impl StreamThread {
                     Err(error) => warn!(%error, "consumer error"),
                 }
             }
-            with_manager(|m| m.process(MAX_POLL_RECORDS)).unwrap_or(Ok(0))?;
+            with_manager(|m| m.process(PROCESS_TURN)).unwrap_or(Ok(0))?;
+            with_manager(|m| m.flow_control(&self.consumer)).unwrap_or(Ok(()))?;
             with_manager(TaskManager::punctuate).unwrap_or(Ok(()))?;
             if last_commit.elapsed() >= self.commit_interval {
                 with_manager(|m| m.commit(&self.consumer)).unwrap_or(Ok(()))?;

@@ -12,11 +12,14 @@ mod internal_topics;
 mod kafka_streams;
 mod pipe;
 mod queries;
+mod record_queue;
 mod restore;
 mod task_manager;
+mod timestamps;
 
 pub use kafka_streams::{KafkaStreams, StreamsState, StreamsStats};
 pub(crate) use pipe::send;
 pub use pipe::{Pipe, PipeStats, RawRecord, RunningPipe, SourcePosition};
 pub use queries::{KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlyWindowStore};
 pub use restore::StateRestoreListener;
+pub use timestamps::{InvalidTimestampPolicy, RecordTimestamp, TimestampExtractor, timestamp_from_value};

@@ -11,10 +11,10 @@
 //!  4. every task writes its checkpoint: the changelog offsets its local stores now reflect
 //! ```
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::producer::Producer;
@@ -25,7 +25,9 @@ use super::RawRecord;
 use super::collector::{ProducerCollector, SharedProducer};
 use super::internal_topics::TopicLayout;
 use super::kafka_streams::Counters;
+use super::record_queue::{Queued, RecordQueues};
 use super::restore::{Restorer, Start};
+use super::timestamps::{Stamped, stamp};
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::processor::TaskId;
@@ -41,14 +43,6 @@ use crate::topology::{SubTopology, Topology};
 /// How long a commit waits for outstanding records to be acknowledged.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A record waiting for its task: read before the task finished restoring, or not yet processed.
-struct Queued {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    record: RawRecord,
-}
-
 /// A task and what the runtime keeps beside it.
 struct ActiveTask {
     task: Task,
@@ -62,7 +56,7 @@ struct ActiveTask {
     changelog_offsets: CheckpointOffsets,
     /// Per input partition, the offset after the last record processed since the last commit.
     consumed: HashMap<(String, i32), i64>,
-    queue: VecDeque<Queued>,
+    queues: RecordQueues,
     /// The source partitions of this task that are assigned.
     partitions: Vec<(String, i32)>,
     restoring: bool,
@@ -80,8 +74,13 @@ pub(crate) struct TaskManager {
     producer: SharedProducer,
     restorer: Restorer,
     tasks: BTreeMap<TaskId, ActiveTask>,
+    /// Input partitions paused now (restoring tasks, backpressure).
+    paused: BTreeSet<(String, i32)>,
     counters: Arc<Counters>,
 }
+
+/// How many records one task processes before the next task's turn.
+const RECORDS_PER_TASK_TURN: usize = 100;
 
 impl TaskManager {
     #[allow(clippy::too_many_arguments)]
@@ -106,6 +105,7 @@ impl TaskManager {
             producer,
             restorer,
             tasks: BTreeMap::new(),
+            paused: BTreeSet::new(),
             counters,
         }
     }
@@ -127,7 +127,6 @@ impl TaskManager {
         consumer: &BaseConsumer<C>,
         partitions: &[(String, i32)],
     ) -> Result<()> {
-        let mut to_pause = Vec::new();
         for (topic, partition) in partitions {
             let Some(sub) = self.layout.subtopology_of(topic) else {
                 warn!(topic, partition, "assigned a partition no sub-topology reads");
@@ -143,11 +142,10 @@ impl TaskManager {
             }
             let task = self.tasks.get_mut(&id).expect("inserted above");
             task.partitions.push((topic.clone(), *partition));
-            if task.restoring {
-                to_pause.push((topic.clone(), *partition));
-            }
+            task.queues.add_partition(topic, *partition);
         }
-        set_paused(consumer, &to_pause, true)
+        // Restoring tasks' partitions are paused at once, before records arrive for them.
+        self.flow_control(consumer)
     }
 
     fn create_task(&mut self, id: TaskId) -> Result<ActiveTask> {
@@ -238,7 +236,7 @@ impl TaskManager {
             persistent: HashMap::new(),
             changelog_offsets: CheckpointOffsets::new(),
             consumed: HashMap::new(),
-            queue: VecDeque::new(),
+            queues: RecordQueues::default(),
             partitions: Vec::new(),
             restoring: false,
         };
@@ -264,11 +262,11 @@ impl TaskManager {
         Ok(active)
     }
 
-    /// Applies one round of restoration (at most `max_records` changelog records); returns the
-    /// partitions to resume (their tasks finished restoring).
-    pub(crate) fn restore_step(&mut self, max_records: usize, timeout: Duration) -> Result<Vec<(String, i32)>> {
+    /// Applies one round of restoration (at most `max_records` changelog records); tasks whose
+    /// stores are all restored start processing (`flow_control` then resumes their partitions).
+    pub(crate) fn restore_step(&mut self, max_records: usize, timeout: Duration) -> Result<()> {
         if !self.restorer.is_active() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let batches = self.restorer.poll(max_records, timeout)?;
         let mut touched = Vec::new();
@@ -297,7 +295,6 @@ impl TaskManager {
         self.counters
             .restore_remaining
             .store(self.restorer.remaining(), Ordering::Relaxed);
-        let mut resume = Vec::new();
         for id in touched {
             if self.restorer.is_restoring(id) {
                 continue;
@@ -307,14 +304,17 @@ impl TaskManager {
             {
                 active.restoring = false;
                 info!(task = %id, "task restored; processing");
-                resume.extend(active.partitions.iter().cloned());
             }
         }
-        Ok(resume)
+        Ok(())
     }
 
-    /// Queues a record read from `topic`/`partition` for its task.
-    pub(crate) fn enqueue(&mut self, topic: &str, partition: i32, offset: i64, record: RawRecord) -> Result<()> {
+    /// Queues a record read from `topic`/`partition` for its task, with its event time (see
+    /// `timestamps`).
+    ///
+    /// # Errors
+    /// [`Error::Record`] for an invalid timestamp under [`InvalidTimestampPolicy::Fail`].
+    pub(crate) fn enqueue(&mut self, topic: &str, partition: i32, offset: i64, mut record: RawRecord) -> Result<()> {
         let sub = self
             .layout
             .subtopology_of(topic)
@@ -327,33 +327,102 @@ impl TaskManager {
             task: id.to_string(),
             reason: format!("a record of {topic}-{partition} arrived for a task that is not assigned"),
         })?;
-        task.queue.push_back(Queued {
+        let partition_time = task.queues.partition_time(topic, partition);
+        let stamped = stamp(
+            self.config.timestamp_extractor().as_ref(),
+            self.config.invalid_timestamp_policy(),
+            topic,
+            &record,
+            partition_time,
+        )
+        .map_err(|reason| Error::Record {
             topic: topic.to_string(),
             partition,
             offset,
+            reason,
+        })?;
+        let (timestamp, record) = match stamped {
+            Stamped::At(timestamp) => {
+                record.timestamp = Some(timestamp);
+                (timestamp, Some(record))
+            }
+            Stamped::Skip => {
+                warn!(topic, partition, offset, "skipping a record with an invalid timestamp");
+                self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                (i64::MIN, None)
+            }
+        };
+        task.queues.push(Queued {
+            topic: topic.to_string(),
+            partition,
+            offset,
+            timestamp,
             record,
         });
         Ok(())
     }
 
-    /// Processes the queued records of running tasks (at most `max_per_task` each); returns how
-    /// many were processed.
-    pub(crate) fn process(&mut self, max_per_task: usize) -> Result<usize> {
+    /// Processes queued records of running tasks, in event-time order within each task, until
+    /// nothing is left or `budget` has passed (checked after every record, so a slow processor
+    /// cannot keep the stream thread from polling); returns how many were processed.
+    pub(crate) fn process(&mut self, budget: Duration) -> Result<usize> {
+        let deadline = Instant::now() + budget;
+        let max_idle = self.config.max_task_idle();
         let mut processed = 0;
-        for active in self.tasks.values_mut().filter(|t| !t.restoring) {
-            for _ in 0..max_per_task {
-                let Some(queued) = active.queue.pop_front() else { break };
-                active
-                    .task
-                    .process(&queued.topic, queued.partition, queued.offset, queued.record)?;
-                active
-                    .consumed
-                    .insert((queued.topic, queued.partition), queued.offset + 1);
-                processed += 1;
+        'turn: loop {
+            let mut progressed = false;
+            for active in self.tasks.values_mut().filter(|t| !t.restoring) {
+                for _ in 0..RECORDS_PER_TASK_TURN {
+                    let Some(queued) = active.queues.next(max_idle) else { break };
+                    if let Some(record) = queued.record {
+                        active
+                            .task
+                            .process(&queued.topic, queued.partition, queued.offset, record)?;
+                        processed += 1;
+                    }
+                    active
+                        .consumed
+                        .insert((queued.topic, queued.partition), queued.offset + 1);
+                    progressed = true;
+                    if Instant::now() >= deadline {
+                        break 'turn;
+                    }
+                }
+            }
+            if !progressed {
+                break;
             }
         }
         self.counters.processed.fetch_add(processed as u64, Ordering::Relaxed);
         Ok(processed)
+    }
+
+    /// Pauses and resumes input partitions: those of tasks still restoring stay paused, and so do
+    /// those buffering `buffered_records_per_partition` records or more until they are down to half
+    /// of that (backpressure: memory stays bounded while the consumer keeps polling, and so keeps
+    /// its group membership, however slow processing is).
+    pub(crate) fn flow_control<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        let high = self.config.buffered_records_per_partition().max(1);
+        let mut wanted = BTreeSet::new();
+        let mut assigned = BTreeSet::new();
+        for active in self.tasks.values() {
+            for (topic, partition) in &active.partitions {
+                let key = (topic.clone(), *partition);
+                let buffered = active.queues.len(topic, *partition);
+                let over = buffered >= high || (self.paused.contains(&key) && buffered > high / 2);
+                if active.restoring || over {
+                    wanted.insert(key.clone());
+                }
+                assigned.insert(key);
+            }
+        }
+        self.paused.retain(|p| assigned.contains(p));
+        let pause: Vec<_> = wanted.difference(&self.paused).cloned().collect();
+        let resume: Vec<_> = self.paused.difference(&wanted).cloned().collect();
+        set_paused(consumer, &pause, true)?;
+        set_paused(consumer, &resume, false)?;
+        self.paused = wanted;
+        Ok(())
     }
 
     /// Fires due wall-clock punctuations of running tasks.
