@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
@@ -149,10 +149,7 @@ impl Restorer {
         partition: i32,
         from: Option<i64>,
     ) -> Result<Start> {
-        let (low, high) = self
-            .consumer
-            .fetch_watermarks(topic, partition, WATERMARK_TIMEOUT)
-            .map_err(|e| Error::kafka(format!("reading the end offset of changelog {topic}-{partition}"), e))?;
+        let (low, high) = self.watermarks(topic, partition)?;
         if let Some(from) = from
             && from > high
         {
@@ -194,10 +191,22 @@ impl Restorer {
     }
 
     /// The low and high watermarks of a changelog partition.
+    /// Retries for up to [`WATERMARK_TIMEOUT`] while the partition has no leader (a broker
+    /// restarting).
     pub(crate) fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
-        self.consumer
-            .fetch_watermarks(topic, partition, WATERMARK_TIMEOUT)
-            .map_err(|e| Error::kafka(format!("reading the end offset of changelog {topic}-{partition}"), e))
+        let deadline = Instant::now() + WATERMARK_TIMEOUT;
+        loop {
+            match self.consumer.fetch_watermarks(topic, partition, WATERMARK_TIMEOUT) {
+                Ok(watermarks) => return Ok(watermarks),
+                Err(error) if Instant::now() < deadline => {
+                    warn!(%error, topic, partition, "reading a changelog's end offset; retrying");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(error) => {
+                    return Err(Error::kafka(format!("reading the end offset of changelog {topic}-{partition}"), error));
+                }
+            }
+        }
     }
 
     /// Whether any changelog partition is still being restored.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::producer::Producer;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
@@ -41,7 +42,10 @@ use crate::state::{StoreEnv, StoreInstance};
 use crate::topology::{SubTopology, Topology};
 
 /// How long a commit waits for outstanding records to be acknowledged.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long commits may keep failing for want of acknowledgements before the application stops
+/// (Kafka Streams' `task.timeout.ms` default).
+const TASK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A task and what the runtime keeps beside it.
 struct ActiveTask {
@@ -76,6 +80,8 @@ pub(crate) struct TaskManager {
     tasks: BTreeMap<TaskId, ActiveTask>,
     /// Input partitions paused now (restoring tasks, backpressure).
     paused: BTreeSet<(String, i32)>,
+    /// Since when commits have found the producer unable to flush.
+    flush_failing_since: Option<Instant>,
     counters: Arc<Counters>,
 }
 
@@ -106,6 +112,7 @@ impl TaskManager {
             restorer,
             tasks: BTreeMap::new(),
             paused: BTreeSet::new(),
+            flush_failing_since: None,
             counters,
         }
     }
@@ -323,10 +330,12 @@ impl TaskManager {
             subtopology: sub,
             partition,
         };
-        let task = self.tasks.get_mut(&id).ok_or_else(|| Error::Task {
-            task: id.to_string(),
-            reason: format!("a record of {topic}-{partition} arrived for a task that is not assigned"),
-        })?;
+        let Some(task) = self.tasks.get_mut(&id) else {
+            // Fetched before the partition was lost: not ours to process, and its offset is not
+            // committed by us, so its owner will.
+            debug!(topic, partition, offset, "dropping a record of a partition no longer assigned");
+            return Ok(());
+        };
         let partition_time = task.queues.partition_time(topic, partition);
         let stamped = stamp(
             self.config.timestamp_extractor().as_ref(),
@@ -439,10 +448,17 @@ impl TaskManager {
         for active in self.tasks.values_mut() {
             active.task.flush()?;
         }
-        self.producer
-            .0
-            .flush(FLUSH_TIMEOUT)
-            .map_err(|e| Error::kafka("waiting for output records to be acknowledged", e))?;
+        if let Err(error) = self.producer.0.flush(FLUSH_TIMEOUT) {
+            // Brokers away (a restart, a leader election): commit nothing, try again at the next
+            // commit, and give up only after TASK_TIMEOUT without success.
+            let since = *self.flush_failing_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= TASK_TIMEOUT {
+                return Err(Error::kafka("waiting for output records to be acknowledged", error));
+            }
+            warn!(%error, "outputs not acknowledged yet; committing nothing, retrying at the next commit");
+            return Ok(());
+        }
+        self.flush_failing_since = None;
         self.producer.0.context().check()?;
         let mut offsets = TopicPartitionList::new();
         for active in self.tasks.values() {
@@ -453,10 +469,26 @@ impl TaskManager {
             }
         }
         if offsets.count() > 0 {
-            consumer
-                .commit(&offsets, CommitMode::Sync)
-                .map_err(|e| Error::kafka("committing offsets", e))?;
-            debug!(?offsets, "committed");
+            match consumer.commit(&offsets, CommitMode::Sync) {
+                Ok(()) => debug!(?offsets, "committed"),
+                Err(error) => match CommitFailure::of(&error) {
+                    CommitFailure::Retriable => {
+                        // The offsets stay pending and the checkpoints unwritten: the next commit
+                        // tries again. Outputs are acknowledged, so nothing is lost meanwhile.
+                        warn!(%error, "offset commit failed; retrying at the next commit");
+                        return Ok(());
+                    }
+                    CommitFailure::Migrated => {
+                        // The group moved on without us: these tasks may belong to another member
+                        // now. Close them without a checkpoint; the rejoin reassigns partitions and
+                        // their new owner resumes from the last committed offsets.
+                        warn!(%error, "lost the group membership; closing every task to rejoin");
+                        self.close_all_dirty();
+                        return Ok(());
+                    }
+                    CommitFailure::Fatal => return Err(Error::kafka("committing offsets", error)),
+                },
+            }
         }
         for active in self.tasks.values_mut() {
             active.consumed.clear();
@@ -484,11 +516,24 @@ impl TaskManager {
         }
         self.commit(consumer)?;
         for id in ids {
-            let mut active = self.tasks.remove(&id).expect("listed above");
+            // A commit that lost the membership closed every task already.
+            let Some(mut active) = self.tasks.remove(&id) else { continue };
             self.restorer.remove_task(id)?;
             close_task(id, &mut active);
         }
         Ok(())
+    }
+
+    /// Closes every task without committing or checkpointing (the membership was lost): the stores
+    /// keep their older checkpoints, so reopening restores from there.
+    fn close_all_dirty(&mut self) {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            let mut active = self.tasks.remove(&id).expect("listed above");
+            let _ = self.restorer.remove_task(id);
+            close_task(id, &mut active);
+        }
+        self.paused.clear();
     }
 
     /// Closes every task. With `clean`, after a commit (offsets and checkpoints are written);
@@ -502,6 +547,40 @@ impl TaskManager {
             close_task(id, &mut active);
         }
         committed
+    }
+}
+
+/// How an offset commit failed.
+enum CommitFailure {
+    /// The coordinator is away for a moment (broker restart, coordinator move): retry later.
+    Retriable,
+    /// This member is no longer in the group's current generation.
+    Migrated,
+    /// Anything else.
+    Fatal,
+}
+
+impl CommitFailure {
+    fn of(error: &KafkaError) -> Self {
+        use RDKafkaErrorCode as Code;
+        let Some(code) = error.rdkafka_error_code() else {
+            return CommitFailure::Fatal;
+        };
+        match code {
+            Code::UnknownMemberId | Code::IllegalGeneration | Code::RebalanceInProgress | Code::FencedInstanceId => {
+                CommitFailure::Migrated
+            }
+            Code::RequestTimedOut
+            | Code::NotCoordinator
+            | Code::CoordinatorNotAvailable
+            | Code::CoordinatorLoadInProgress
+            | Code::AllBrokersDown
+            | Code::BrokerTransportFailure
+            | Code::NetworkException
+            | Code::OperationTimedOut
+            | Code::TimedOutQueue => CommitFailure::Retriable,
+            _ => CommitFailure::Fatal,
+        }
     }
 }
 
