@@ -40,6 +40,7 @@ pub struct StreamsConfig {
     invalid_timestamp_policy: InvalidTimestampPolicy,
     max_task_idle: Duration,
     buffered_records_per_partition: usize,
+    num_stream_threads: usize,
     client_config: BTreeMap<String, String>,
     consumer_config: BTreeMap<String, String>,
     producer_config: BTreeMap<String, String>,
@@ -76,6 +77,7 @@ impl StreamsConfig {
             invalid_timestamp_policy: InvalidTimestampPolicy::Fail,
             max_task_idle: Duration::ZERO,
             buffered_records_per_partition: Self::DEFAULT_BUFFERED_RECORDS_PER_PARTITION,
+            num_stream_threads: 1,
             client_config: BTreeMap::new(),
             consumer_config: BTreeMap::new(),
             producer_config: BTreeMap::new(),
@@ -166,6 +168,13 @@ impl StreamsConfig {
         self
     }
 
+    /// How many stream threads the instance runs (Kafka's `num.stream.threads`); each is a member of
+    /// the consumer group with its own tasks, clients and task directories. Default 1.
+    pub fn with_num_stream_threads(mut self, threads: usize) -> Self {
+        self.num_stream_threads = threads;
+        self
+    }
+
     /// A librdkafka setting for every client the application creates (consumer and producer),
     /// e.g. `security.protocol`. It overrides our defaults.
     pub fn with_client_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -230,6 +239,11 @@ impl StreamsConfig {
         self.invalid_timestamp_policy
     }
 
+    /// How many stream threads the instance runs.
+    pub fn num_stream_threads(&self) -> usize {
+        self.num_stream_threads
+    }
+
     /// The longest a task waits for an empty input partition.
     pub fn max_task_idle(&self) -> Duration {
         self.max_task_idle
@@ -292,6 +306,9 @@ impl StreamsConfig {
                 )));
             }
         }
+        if self.num_stream_threads == 0 {
+            return Err(Error::Config("an instance needs at least one stream thread".into()));
+        }
         if self.commit_interval.is_zero() {
             return Err(Error::Config("commit interval must be greater than zero".into()));
         }
@@ -341,6 +358,7 @@ impl fmt::Debug for StreamsConfig {
             .field("invalid_timestamp_policy", &self.invalid_timestamp_policy)
             .field("max_task_idle", &self.max_task_idle)
             .field("buffered_records_per_partition", &self.buffered_records_per_partition)
+            .field("num_stream_threads", &self.num_stream_threads)
             .field("client_config", &Redacted(&self.client_config))
             .field("consumer_config", &Redacted(&self.consumer_config))
             .field("producer_config", &Redacted(&self.producer_config))

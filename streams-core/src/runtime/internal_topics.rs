@@ -155,6 +155,15 @@ pub(crate) fn prepare(
         partitions.insert(topic.name.clone(), count);
         wanted.push((topic.name, count, topic.config));
     }
+    // Where a failing instance asks the others to shut down (see `shutdown_signal`).
+    wanted.push((
+        super::shutdown_signal::topic(app),
+        1,
+        BTreeMap::from([
+            ("cleanup.policy".to_string(), "delete".to_string()),
+            ("retention.ms".to_string(), "3600000".to_string()),
+        ]),
+    ));
     create_or_verify(&consumer, config, &wanted)?;
     Ok(TopicLayout {
         sources: sources

@@ -7,67 +7,53 @@
 //!  topics        │    │                              ▼                            │      changelog topics
 //!                │ restore consumer ◀── changelogs (from checkpoint) ──▶ stores   │
 //!                └────────────────────────────────────────────────────────────────┘
+//!                     × num_stream_threads, each a member of the consumer group
 //! ```
 //!
-//! Start-up creates the internal topics (see `internal_topics`), then one stream thread joins the
-//! consumer group `application.id`. For each assigned partition it creates the task of
+//! Start-up creates the internal topics (see `internal_topics`), then each stream thread joins the
+//! consumer group `application.id`. For each assigned partition a thread creates the task of
 //! (sub-topology, partition): it locks the task's state directory, opens its stores (RocksDB by
 //! default) and restores them from their changelogs, starting at the checkpointed offsets; the
 //! task's partitions stay paused until then, while other tasks process. Every `commit.interval` it
 //! commits (see `task_manager` for the order). On revocation it commits and closes the revoked
 //! tasks, leaving their state and checkpoint on disk. [`KafkaStreams::close`] does the same for
-//! every task, then leaves the group.
-//!
-//! Partitions are assigned with the `range` assignor, which gives one member the same partition
-//! numbers of every topic with the same partition count: co-partitioned topics (the two sides of
-//! a join, a repartition topic and its readers' other sources) meet in one task on one instance.
+//! every task, then leaves the group. Scaling out is starting another instance with the same
+//! application id: the group spreads the partitions, and moved tasks restore their state.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::Message;
-use rdkafka::producer::BaseProducer;
-use rdkafka::{ClientContext, TopicPartitionList};
 use tracing::{error, info, warn};
 
-use super::RawRecord;
-use super::client_config::{consumer_config, producer_config};
-use super::collector::{Delivery, SharedProducer};
 use super::internal_topics::{self, TopicLayout};
-use super::pipe::panic_message;
-use super::restore::{Restorer, StateRestoreListener};
+use super::restore::StateRestoreListener;
+use super::shutdown_signal::{self, ShutdownWatcher};
+use super::stream_thread::{ThreadSetup, ThreadShared, thread_main};
 use super::task_manager::TaskManager;
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::state::rocksdb::RocksDbMemory;
 use crate::topology::Topology;
 
-/// At most this many records are read from the consumer per loop turn.
-const MAX_POLL_RECORDS: usize = 5_000;
-/// How long one turn processes buffered records before polling again.
-const PROCESS_TURN: Duration = Duration::from_millis(100);
-/// At most this many changelog records are restored per loop turn.
-const MAX_RESTORE_RECORDS: usize = 50_000;
-/// How long a poll waits when there is nothing else to do; also how long an interactive query
-/// waits at most for an idle stream thread.
-const IDLE_POLL: Duration = Duration::from_millis(10);
-
-/// The life cycle of an application (Kafka Streams' `KafkaStreams.State`, without the states of
-/// features not built yet).
+/// The life cycle of an application (Kafka Streams' `KafkaStreams.State`).
+///
+/// ```text
+///  Created ──start──▶ Rebalancing ◀──▶ Running
+///     │                   │               │
+///     └──────close────────┴───────────────┴──▶ PendingShutdown ──▶ NotRunning
+///  any state but NotRunning ──a thread fails and the handler shuts down──▶ Error
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamsState {
     /// Built, not started.
     Created,
-    /// Joining the group, or restoring state: not every assigned task processes yet.
+    /// A stream thread is joining the group, rebalancing, or restoring state.
     Rebalancing,
-    /// Every assigned task processes.
+    /// Every stream thread has its assignment and every task processes.
     Running,
     /// Closing: committing, closing tasks, leaving the group.
     PendingShutdown,
@@ -75,6 +61,36 @@ pub enum StreamsState {
     NotRunning,
     /// Stopped by an error; [`KafkaStreams::close`] returns it.
     Error,
+}
+
+impl StreamsState {
+    /// Whether Kafka Streams allows the change from `self` to `next`.
+    fn may_become(self, next: StreamsState) -> bool {
+        use StreamsState::*;
+        match (self, next) {
+            (Created, Rebalancing | PendingShutdown) => true,
+            (Rebalancing, Running) | (Running, Rebalancing) => true,
+            (Rebalancing | Running, PendingShutdown) => true,
+            (PendingShutdown, NotRunning) => true,
+            (NotRunning | Error, _) => false,
+            (_, Error) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What happens when a stream thread fails (Kafka Streams' `StreamThreadExceptionResponse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamThreadExceptionResponse {
+    /// Start a new stream thread in its place: its tasks reopen and resume from the last committed
+    /// offsets (records since then are processed again).
+    ReplaceThread,
+    /// Stop this instance: every stream thread closes, the state becomes [`StreamsState::Error`]
+    /// (the default).
+    ShutdownClient,
+    /// Stop every instance of the application: a request goes to the application's
+    /// `<application.id>-shutdown-requests` topic, which every instance watches.
+    ShutdownApplication,
 }
 
 /// Counts of an application's work so far.
@@ -90,8 +106,10 @@ pub struct StreamsStats {
     pub skipped: u64,
     /// Commits made.
     pub commits: u64,
-    /// Rebalances (partition assignments) seen.
+    /// Rebalances (partition assignments) seen, over all stream threads.
     pub rebalances: u64,
+    /// Stream threads replaced after a failure.
+    pub replaced_threads: u64,
 }
 
 #[derive(Debug, Default)]
@@ -102,13 +120,107 @@ pub(crate) struct Counters {
     pub(crate) skipped: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) rebalances: AtomicU64,
+    pub(crate) replaced_threads: AtomicU64,
 }
 
-/// A question for the stream thread, which owns the tasks (interactive queries).
+/// A question for a stream thread, which owns its tasks (interactive queries).
 pub(crate) type Query = Box<dyn FnOnce(&TaskManager) + Send>;
+
+/// Called with the new and the old state on every change.
+type StateListener = Arc<dyn Fn(StreamsState, StreamsState) + Send + Sync>;
+/// Decides what a stream thread's failure does.
+type ExceptionHandler = Arc<dyn Fn(&Error) -> StreamThreadExceptionResponse + Send + Sync>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the handle and its stream threads share: the state, the handlers, the first error.
+pub(crate) struct AppShared {
+    state: Mutex<StreamsState>,
+    listener: Mutex<Option<StateListener>>,
+    handler: Mutex<Option<ExceptionHandler>>,
+    error: Mutex<Option<Error>>,
+    threads: Mutex<Vec<Arc<ThreadShared>>>,
+}
+
+impl AppShared {
+    fn new() -> Self {
+        AppShared {
+            state: Mutex::new(StreamsState::Created),
+            listener: Mutex::new(None),
+            handler: Mutex::new(None),
+            error: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn state(&self) -> StreamsState {
+        *lock(&self.state)
+    }
+
+    /// Moves to `next` if Kafka Streams allows it from the current state; tells the listener.
+    pub(crate) fn set_state(&self, next: StreamsState) -> bool {
+        let old = {
+            let mut state = lock(&self.state);
+            let old = *state;
+            if old == next || !old.may_become(next) {
+                return false;
+            }
+            *state = next;
+            old
+        };
+        info!(from = ?old, to = ?next, "state change");
+        let listener = lock(&self.listener).clone();
+        if let Some(listener) = listener {
+            listener(next, old);
+        }
+        true
+    }
+
+    /// Running when every live stream thread is running; rebalancing otherwise.
+    pub(crate) fn update_running(&self) {
+        let threads = lock(&self.threads).clone();
+        let live: Vec<_> = threads.iter().filter(|t| !t.finished.load(Ordering::Acquire)).collect();
+        if live.is_empty() {
+            return;
+        }
+        let running = live.iter().all(|t| t.running.load(Ordering::Acquire));
+        self.set_state(if running {
+            StreamsState::Running
+        } else {
+            StreamsState::Rebalancing
+        });
+    }
+
+    /// The handler's answer to a thread's failure (shut the client down without a handler).
+    pub(crate) fn respond(&self, error: &Error) -> StreamThreadExceptionResponse {
+        let handler = lock(&self.handler).clone();
+        handler.map_or(StreamThreadExceptionResponse::ShutdownClient, |handler| handler(error))
+    }
+
+    /// Whether the application is failing or failed.
+    pub(crate) fn is_failed(&self) -> bool {
+        lock(&self.error).is_some()
+    }
+
+    /// Stops every stream thread of this instance for `error` (the first one is kept for
+    /// `close`), and moves to [`StreamsState::Error`].
+    pub(crate) fn fail(&self, error: Error) {
+        error!(%error, "shutting down this instance");
+        lock(&self.error).get_or_insert(error);
+        for thread in lock(&self.threads).iter() {
+            thread.stop.store(true, Ordering::Release);
+        }
+        self.set_state(StreamsState::Error);
+    }
+
+    /// Asks every instance to shut down (see [`StreamThreadExceptionResponse::ShutdownApplication`]).
+    pub(crate) fn request_application_shutdown(&self, config: &StreamsConfig, error: &Error) {
+        if let Err(failure) = shutdown_signal::request(config, &error.to_string()) {
+            warn!(%failure, "could not ask the other instances to shut down");
+        }
+    }
 }
 
 /// A topology running against a Kafka cluster.
@@ -122,6 +234,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// builder.stream::<String, String>("words").group_by_key().count().to_stream().to("word-counts");
 /// let config = StreamsConfig::new("word-count", "127.0.0.1:9092").with_state_dir("/var/lib/word-count");
 /// let mut streams = KafkaStreams::new(builder.build()?, config)?;
+/// streams.set_state_listener(|new, old| println!("{old:?} -> {new:?}"));
 /// streams.start()?;
 /// // … later:
 /// streams.close()?;
@@ -134,11 +247,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct KafkaStreams {
     topology: Option<Topology>,
     pub(crate) config: StreamsConfig,
-    pub(crate) state: Arc<Mutex<StreamsState>>,
+    app: Arc<AppShared>,
     counters: Arc<Counters>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<()>>>,
-    pub(crate) queries: Option<Mutex<mpsc::Sender<Query>>>,
+    threads: Vec<(Arc<ThreadShared>, Option<JoinHandle<()>>)>,
+    watcher: Option<ShutdownWatcher>,
     restore_listener: Option<Arc<dyn StateRestoreListener>>,
     pub(crate) layout: Option<TopicLayout>,
     /// Store name → (sub-topology, whether its values carry timestamps).
@@ -179,11 +291,10 @@ impl KafkaStreams {
         Ok(KafkaStreams {
             topology: Some(topology),
             config,
-            state: Arc::new(Mutex::new(StreamsState::Created)),
+            app: Arc::new(AppShared::new()),
             counters: Arc::new(Counters::default()),
-            stop: Arc::new(AtomicBool::new(false)),
-            thread: None,
-            queries: None,
+            threads: Vec::new(),
+            watcher: None,
             restore_listener: None,
             layout: None,
             stores,
@@ -195,8 +306,23 @@ impl KafkaStreams {
         self.restore_listener = Some(listener);
     }
 
-    /// Creates the internal topics, connects, and starts the stream thread. Returns once the thread
-    /// runs; the state is [`StreamsState::Rebalancing`] until every assigned task has restored.
+    /// Sets the listener called with `(new, old)` on every state change. It runs on whichever
+    /// thread changes the state: keep it quick.
+    pub fn set_state_listener(&mut self, listener: impl Fn(StreamsState, StreamsState) + Send + Sync + 'static) {
+        *lock(&self.app.listener) = Some(Arc::new(listener));
+    }
+
+    /// Sets what a stream thread's failure does (Kafka's `setUncaughtExceptionHandler`); without a
+    /// handler, the instance shuts down ([`StreamThreadExceptionResponse::ShutdownClient`]).
+    pub fn set_uncaught_exception_handler(
+        &mut self,
+        handler: impl Fn(&Error) -> StreamThreadExceptionResponse + Send + Sync + 'static,
+    ) {
+        *lock(&self.app.handler) = Some(Arc::new(handler));
+    }
+
+    /// Creates the internal topics, connects, and starts the stream threads. Returns once they run;
+    /// the state is [`StreamsState::Rebalancing`] until every assigned task has restored.
     ///
     /// # Errors
     /// [`Error::Config`] when a source topic is missing, an internal topic has the wrong partition
@@ -210,69 +336,47 @@ impl KafkaStreams {
         let subtopologies = topology.sub_topologies();
         let layout = internal_topics::prepare(&topology, &subtopologies, &self.config)?;
         self.layout = Some(layout.clone());
-
-        let producer: BaseProducer<Delivery> = producer_config(&self.config)
-            .create_with_context(Delivery::default())
-            .map_err(|e| Error::kafka("creating the producer", e))?;
-        let producer = SharedProducer(Arc::new(producer));
-        let context = ThreadContext {
-            assigned: Mutex::new(Vec::new()),
-            failure: Mutex::new(None),
-            counters: self.counters.clone(),
-        };
-        let mut consumer = consumer_config(&self.config);
-        consumer.set("partition.assignment.strategy", "range");
-        let endpoint = self.config.application_server().unwrap_or("");
-        consumer.set(
-            "client.id",
-            format!(
-                "{}-consumer{}{endpoint}",
-                self.config.application_id(),
-                super::queries::ENDPOINT_SEPARATOR
-            ),
-        );
-        let consumer: BaseConsumer<ThreadContext> = consumer
-            .create_with_context(context)
-            .map_err(|e| Error::kafka("creating the consumer", e))?;
-        let topics: Vec<&str> = layout.sources.iter().flatten().map(String::as_str).collect();
-        consumer
-            .subscribe(&topics)
-            .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
-        let restorer = Restorer::new(&self.config, self.restore_listener.clone())?;
+        self.watcher = Some(ShutdownWatcher::start(&self.config, self.app.clone())?);
         let rocksdb = match self.config.rocksdb_config_setter() {
             Some(setter) => RocksDbMemory::with_config_setter(self.config.rocksdb_memory_bytes(), setter.clone()),
             None => RocksDbMemory::new(self.config.rocksdb_memory_bytes()),
         };
-        let (config, counters) = (self.config.clone(), self.counters.clone());
-        // Tasks hold processors, which need not be `Send`: the manager is built on its thread.
-        let make_manager = move || {
-            TaskManager::new(
-                Arc::new(topology),
-                subtopologies,
-                layout,
-                config,
-                rocksdb,
-                producer,
-                restorer,
-                counters,
-            )
-        };
-        let (queries, incoming) = mpsc::channel();
-        self.queries = Some(Mutex::new(queries));
-        *lock(&self.state) = StreamsState::Rebalancing;
-        let worker = StreamThread {
-            consumer,
-            commit_interval: self.config.commit_interval(),
-            stop: self.stop.clone(),
-            state: self.state.clone(),
-            queries: incoming,
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("{}-StreamThread-1", self.config.application_id()))
-            .spawn(move || worker.run(make_manager()))
-            .map_err(|e| Error::Config(format!("could not start the stream thread: {e}")))?;
-        self.thread = Some(thread);
-        info!(application_id = self.config.application_id(), "started");
+        let topology = Arc::new(topology);
+        self.app.set_state(StreamsState::Rebalancing);
+        for index in 1..=self.config.num_stream_threads() {
+            let (queries, incoming) = mpsc::channel();
+            let shared = Arc::new(ThreadShared {
+                name: format!("StreamThread-{index}"),
+                stop: AtomicBool::new(false),
+                running: AtomicBool::new(false),
+                finished: AtomicBool::new(false),
+                queries: Mutex::new(queries),
+            });
+            lock(&self.app.threads).push(shared.clone());
+            let setup = ThreadSetup {
+                topology: topology.clone(),
+                subtopologies: subtopologies.clone(),
+                layout: layout.clone(),
+                config: self.config.clone(),
+                rocksdb: rocksdb.clone(),
+                restore_listener: self.restore_listener.clone(),
+                counters: self.counters.clone(),
+                app: self.app.clone(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("{}-{}", self.config.application_id(), shared.name))
+                .spawn({
+                    let shared = shared.clone();
+                    move || thread_main(setup, shared, incoming)
+                })
+                .map_err(|e| Error::Config(format!("could not start a stream thread: {e}")))?;
+            self.threads.push((shared, Some(thread)));
+        }
+        info!(
+            application_id = self.config.application_id(),
+            threads = self.threads.len(),
+            "started"
+        );
         Ok(())
     }
 
@@ -283,19 +387,30 @@ impl KafkaStreams {
 
     /// The current state.
     pub fn state(&self) -> StreamsState {
-        *lock(&self.state)
+        self.app.state()
     }
 
     /// The counts so far.
     pub fn stats(&self) -> StreamsStats {
+        let c = &self.counters;
         StreamsStats {
-            processed: self.counters.processed.load(Ordering::Relaxed),
-            restored: self.counters.restored.load(Ordering::Relaxed),
-            restore_remaining: self.counters.restore_remaining.load(Ordering::Relaxed),
-            skipped: self.counters.skipped.load(Ordering::Relaxed),
-            commits: self.counters.commits.load(Ordering::Relaxed),
-            rebalances: self.counters.rebalances.load(Ordering::Relaxed),
+            processed: c.processed.load(Ordering::Relaxed),
+            restored: c.restored.load(Ordering::Relaxed),
+            restore_remaining: c.restore_remaining.load(Ordering::Relaxed),
+            skipped: c.skipped.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+            rebalances: c.rebalances.load(Ordering::Relaxed),
+            replaced_threads: c.replaced_threads.load(Ordering::Relaxed),
         }
+    }
+
+    /// The stream threads, for queries: each one's query channel.
+    pub(crate) fn thread_queries(&self) -> Vec<mpsc::Sender<Query>> {
+        self.threads
+            .iter()
+            .filter(|(shared, _)| !shared.finished.load(Ordering::Acquire))
+            .map(|(shared, _)| lock(&shared.queries).clone())
+            .collect()
     }
 
     /// Waits until the state is `state` or `timeout` passes; returns whether it was reached. Fails
@@ -319,190 +434,60 @@ impl KafkaStreams {
         }
     }
 
-    /// Stops gracefully: finishes the records at hand, commits (outputs acknowledged, offsets
-    /// committed, checkpoints written), closes every task and its stores, and leaves the group.
-    /// Returns the error that stopped the application earlier, if one did.
+    /// Stops gracefully and waits for it: finishes the records at hand, commits (outputs
+    /// acknowledged, offsets committed, checkpoints written), closes every task and its stores,
+    /// and leaves the group. Returns the error that stopped the application earlier, if one did.
     pub fn close(&mut self) -> Result<()> {
-        let Some(thread) = self.thread.take() else {
-            return Ok(());
-        };
-        {
-            let mut state = lock(&self.state);
-            if *state != StreamsState::Error {
-                *state = StreamsState::PendingShutdown;
+        self.close_with_timeout(Duration::MAX).map(|_| ())
+    }
+
+    /// [`close`](Self::close), waiting at most `timeout`: `Ok(false)` when the stream threads are
+    /// still closing then (they go on; a later `close` waits for them).
+    pub fn close_with_timeout(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.app.set_state(StreamsState::PendingShutdown);
+        for (shared, _) in &self.threads {
+            shared.stop.store(true, Ordering::Release);
+        }
+        for (shared, handle) in &mut self.threads {
+            let Some(thread) = handle.take() else { continue };
+            while !thread.is_finished() {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    *handle = Some(thread);
+                    warn!(thread = %shared.name, "still closing after the timeout");
+                    return Ok(false);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if thread.join().is_err() {
+                self.app
+                    .fail(Error::Panicked(format!("{} panicked while closing", shared.name)));
             }
         }
-        self.stop.store(true, Ordering::Release);
-        let result = thread.join().map_err(|panic| Error::Panicked(panic_message(&*panic)));
-        self.queries = None;
-        let result = result.and_then(|r| r);
-        *lock(&self.state) = if result.is_ok() {
-            StreamsState::NotRunning
-        } else {
-            StreamsState::Error
-        };
-        info!(
-            application_id = self.config.application_id(),
-            ok = result.is_ok(),
-            "closed"
-        );
-        result
+        if let Some(watcher) = self.watcher.take() {
+            watcher.stop();
+        }
+        match lock(&self.app.error).take() {
+            Some(error) => {
+                self.app.set_state(StreamsState::Error);
+                info!(application_id = self.config.application_id(), %error, "closed after an error");
+                Err(error)
+            }
+            None => {
+                self.app.set_state(StreamsState::NotRunning);
+                info!(application_id = self.config.application_id(), "closed");
+                Ok(true)
+            }
+        }
     }
 }
 
 impl Drop for KafkaStreams {
     fn drop(&mut self) {
-        if self.thread.is_some()
+        if self.threads.iter().any(|(_, handle)| handle.is_some())
             && let Err(error) = self.close()
         {
             warn!(%error, "the application stopped with an error");
         }
-    }
-}
-
-thread_local! {
-    /// The tasks of the stream thread running on this thread. The rebalance callback, which
-    /// librdkafka runs on this thread from inside `poll`, reaches them here.
-    static MANAGER: RefCell<Option<TaskManager>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` on this thread's task manager; `None` when there is none (or it is in use).
-fn with_manager<T>(f: impl FnOnce(&mut TaskManager) -> T) -> Option<T> {
-    MANAGER.with(|cell| {
-        cell.try_borrow_mut()
-            .ok()
-            .and_then(|mut manager| manager.as_mut().map(f))
-    })
-}
-
-/// Rebalance events: revocations are handled inside the callback (commit, then close the tasks);
-/// assignments are queued for the loop, which creates the tasks.
-struct ThreadContext {
-    assigned: Mutex<Vec<(String, i32)>>,
-    failure: Mutex<Option<Error>>,
-    counters: Arc<Counters>,
-}
-
-impl ClientContext for ThreadContext {}
-
-fn partitions_of(list: &TopicPartitionList) -> Vec<(String, i32)> {
-    list.elements()
-        .iter()
-        .map(|e| (e.topic().to_string(), e.partition()))
-        .collect()
-}
-
-impl ConsumerContext for ThreadContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(revoked) = rebalance {
-            let partitions = partitions_of(revoked);
-            lock(&self.assigned).retain(|p| !partitions.contains(p));
-            match with_manager(|manager| manager.revoke(consumer, &partitions)) {
-                Some(Err(error)) => {
-                    error!(%error, "could not commit revoked tasks");
-                    lock(&self.failure).get_or_insert(error);
-                }
-                Some(Ok(())) => info!(?partitions, "revoked"),
-                None => {}
-            }
-        }
-    }
-
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(assigned) => {
-                self.counters.rebalances.fetch_add(1, Ordering::Relaxed);
-                let partitions = partitions_of(assigned);
-                info!(?partitions, "assigned");
-                lock(&self.assigned).extend(partitions);
-            }
-            Rebalance::Revoke(_) => {}
-            Rebalance::Error(error) => warn!(%error, "rebalance error"),
-        }
-    }
-}
-
-struct StreamThread {
-    consumer: BaseConsumer<ThreadContext>,
-    commit_interval: Duration,
-    stop: Arc<AtomicBool>,
-    state: Arc<Mutex<StreamsState>>,
-    queries: mpsc::Receiver<Query>,
-}
-
-impl StreamThread {
-    fn run(self, manager: TaskManager) -> Result<()> {
-        MANAGER.with(|cell| *cell.borrow_mut() = Some(manager));
-        let result = self.process_until_stopped();
-        let clean = result.is_ok();
-        if !clean {
-            *lock(&self.state) = StreamsState::Error;
-        }
-        let shutdown = with_manager(|manager| manager.shutdown(&self.consumer, clean)).unwrap_or(Ok(()));
-        self.consumer.unsubscribe();
-        MANAGER.with(|cell| cell.borrow_mut().take());
-        result.and(shutdown)
-    }
-
-    fn failure(&self) -> Result<()> {
-        match lock(&self.consumer.context().failure).take() {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
-    }
-
-    /// Creates the tasks of partitions assigned since last asked.
-    fn handle_assignments(&self) -> Result<()> {
-        let assigned = std::mem::take(&mut *lock(&self.consumer.context().assigned));
-        if assigned.is_empty() {
-            return Ok(());
-        }
-        with_manager(|manager| manager.assign(&self.consumer, &assigned)).unwrap_or(Ok(()))
-    }
-
-    fn process_until_stopped(&self) -> Result<()> {
-        let mut last_commit = Instant::now();
-        while !self.stop.load(Ordering::Acquire) {
-            while let Ok(query) = self.queries.try_recv() {
-                with_manager(|manager| query(manager));
-            }
-            with_manager(|m| m.restore_step(MAX_RESTORE_RECORDS, Duration::ZERO)).unwrap_or(Ok(()))?;
-
-            let restoring = with_manager(|m| !m.all_running()).unwrap_or(false);
-            let mut wait = if restoring { Duration::ZERO } else { IDLE_POLL };
-            for _ in 0..MAX_POLL_RECORDS {
-                let polled = self.consumer.poll(wait);
-                self.failure()?;
-                self.handle_assignments()?;
-                let Some(polled) = polled else { break };
-                wait = Duration::ZERO;
-                match polled {
-                    Ok(message) => {
-                        let record = RawRecord::from_message(&message);
-                        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-                        with_manager(|m| m.enqueue(topic, partition, offset, record)).unwrap_or(Ok(()))?;
-                    }
-                    Err(error) => warn!(%error, "consumer error"),
-                }
-            }
-            with_manager(|m| m.process(PROCESS_TURN)).unwrap_or(Ok(0))?;
-            with_manager(|m| m.flow_control(&self.consumer)).unwrap_or(Ok(()))?;
-            with_manager(TaskManager::punctuate).unwrap_or(Ok(()))?;
-            if last_commit.elapsed() >= self.commit_interval {
-                with_manager(|m| m.commit(&self.consumer)).unwrap_or(Ok(()))?;
-                last_commit = Instant::now();
-            }
-            let running = with_manager(|m| m.all_running()).unwrap_or(false)
-                && !self.consumer.assignment().map(|a| a.count() == 0).unwrap_or(true);
-            let mut state = lock(&self.state);
-            if matches!(*state, StreamsState::Rebalancing | StreamsState::Running) {
-                *state = if running {
-                    StreamsState::Running
-                } else {
-                    StreamsState::Rebalancing
-                };
-            }
-        }
-        Ok(())
     }
 }

@@ -14,10 +14,12 @@ mod pipe;
 mod queries;
 mod record_queue;
 mod restore;
+mod shutdown_signal;
+mod stream_thread;
 mod task_manager;
 mod timestamps;
 
-pub use kafka_streams::{KafkaStreams, StreamsState, StreamsStats};
+pub use kafka_streams::{KafkaStreams, StreamThreadExceptionResponse, StreamsState, StreamsStats};
 pub(crate) use pipe::send;
 pub use pipe::{Pipe, PipeStats, RawRecord, RunningPipe, SourcePosition};
 pub use queries::{KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlyWindowStore};

@@ -155,12 +155,12 @@ fn decode_assignment(bytes: &[u8]) -> Vec<(String, i32)> {
 }
 
 impl KafkaStreams {
-    /// Runs `query` on the stream thread and waits for its answer.
+    /// Runs `query` on every stream thread and gathers their answers.
     fn ask<T: Send + 'static>(
         &self,
         store: &str,
-        query: impl FnOnce(&TaskManager) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
+        query: impl Fn(&TaskManager) -> Result<Vec<T>> + Send + Sync + 'static,
+    ) -> Result<Vec<T>> {
         let unavailable = |reason: &str| Error::StoreUnavailable {
             store: store.to_string(),
             reason: reason.to_string(),
@@ -173,21 +173,29 @@ impl KafkaStreams {
             StreamsState::Rebalancing => return Err(unavailable("the application is rebalancing or restoring")),
             other => return Err(unavailable(&format!("the application is {other:?}"))),
         }
+        let query = std::sync::Arc::new(query);
         let (answer, receive) = mpsc::channel();
-        let job: Query = Box::new(move |manager| {
-            let _ = answer.send(query(manager));
-        });
-        let sent = self
-            .queries
-            .as_ref()
-            .map(|sender| sender.lock().unwrap_or_else(|p| p.into_inner()).send(job).is_ok())
-            .unwrap_or(false);
-        if !sent {
+        let mut asked = 0;
+        for thread in self.thread_queries() {
+            let (answer, query) = (answer.clone(), query.clone());
+            let job: Query = Box::new(move |manager| {
+                let _ = answer.send(query(manager));
+            });
+            if thread.send(job).is_ok() {
+                asked += 1;
+            }
+        }
+        if asked == 0 {
             return Err(unavailable("the application is not running"));
         }
-        receive
-            .recv_timeout(QUERY_TIMEOUT)
-            .map_err(|_| unavailable("the stream thread did not answer"))?
+        let mut gathered = Vec::new();
+        for _ in 0..asked {
+            let answer = receive
+                .recv_timeout(QUERY_TIMEOUT)
+                .map_err(|_| unavailable("a stream thread did not answer"))?;
+            gathered.extend(answer?);
+        }
+        Ok(gathered)
     }
 
     /// A read-only view of the key-value store `name`, with the default serdes of `K` and `V`.
@@ -275,7 +283,7 @@ impl KafkaStreams {
 fn local_key_value_stores<T>(
     manager: &TaskManager,
     name: &str,
-    mut read: impl FnMut(&StoreInstance) -> Result<Vec<T>>,
+    read: impl Fn(&StoreInstance) -> Result<Vec<T>>,
 ) -> Result<Vec<T>> {
     let mut out = Vec::new();
     for (id, task, restoring) in manager.tasks() {
@@ -348,11 +356,11 @@ impl<K: 'static, V: 'static> ReadOnlyKeyValueStore<'_, K, V> {
 
     fn entries(
         &self,
-        read: impl Fn(&StoreInstance) -> Result<Vec<KeyValueEntry>> + Send + 'static,
+        read: impl Fn(&StoreInstance) -> Result<Vec<KeyValueEntry>> + Send + Sync + 'static,
     ) -> Result<Vec<KeyValueEntry>> {
         let name = self.name.clone();
         self.streams
-            .ask(&self.name, move |manager| local_key_value_stores(manager, &name, read))
+            .ask(&self.name, move |manager| local_key_value_stores(manager, &name, &read))
     }
 
     /// The value of `key`, `None` when this instance holds no value for it (another instance may:

@@ -79,7 +79,11 @@ impl RecordQueues {
         let chosen = self
             .partitions
             .iter()
-            .filter_map(|(key, q)| q.records.front().map(|head| (head.record.is_some(), head.timestamp, key)))
+            .filter_map(|(key, q)| {
+                q.records
+                    .front()
+                    .map(|head| (head.record.is_some(), head.timestamp, key))
+            })
             .min()
             .map(|(_, _, key)| key.clone())?;
         if any_empty && !max_idle.is_zero() {
@@ -127,7 +131,11 @@ mod tests {
             .iter()
             .map(|(t, ts)| (t.to_string(), *ts))
             .collect();
-        assert_eq!(drain(&mut queues), order, "a's 20 stays behind a's 30: offset order within a partition");
+        assert_eq!(
+            drain(&mut queues),
+            order,
+            "a's 20 stays behind a's 30: offset order within a partition"
+        );
         assert_eq!(queues.partition_time("a", 0), Some(30));
     }
 
@@ -151,7 +159,10 @@ mod tests {
         queues.push(queued("a", 0, 0, 10));
         assert!(queues.next(Duration::from_millis(50)).is_none(), "waits for b");
         std::thread::sleep(Duration::from_millis(60));
-        assert!(queues.next(Duration::from_millis(50)).is_some(), "then goes on without it");
+        assert!(
+            queues.next(Duration::from_millis(50)).is_some(),
+            "then goes on without it"
+        );
         queues.push(queued("a", 0, 1, 11));
         assert!(queues.next(Duration::ZERO).is_some(), "no wait with max idle 0");
     }

@@ -203,7 +203,10 @@ impl Restorer {
                     std::thread::sleep(Duration::from_millis(200));
                 }
                 Err(error) => {
-                    return Err(Error::kafka(format!("reading the end offset of changelog {topic}-{partition}"), error));
+                    return Err(Error::kafka(
+                        format!("reading the end offset of changelog {topic}-{partition}"),
+                        error,
+                    ));
                 }
             }
         }

@@ -17,8 +17,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
-use rdkafka::producer::Producer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
@@ -333,7 +333,10 @@ impl TaskManager {
         let Some(task) = self.tasks.get_mut(&id) else {
             // Fetched before the partition was lost: not ours to process, and its offset is not
             // committed by us, so its owner will.
-            debug!(topic, partition, offset, "dropping a record of a partition no longer assigned");
+            debug!(
+                topic,
+                partition, offset, "dropping a record of a partition no longer assigned"
+            );
             return Ok(());
         };
         let partition_time = task.queues.partition_time(topic, partition);
@@ -382,7 +385,9 @@ impl TaskManager {
             let mut progressed = false;
             for active in self.tasks.values_mut().filter(|t| !t.restoring) {
                 for _ in 0..RECORDS_PER_TASK_TURN {
-                    let Some(queued) = active.queues.next(max_idle) else { break };
+                    let Some(queued) = active.queues.next(max_idle) else {
+                        break;
+                    };
                     if let Some(record) = queued.record {
                         active
                             .task
@@ -517,7 +522,9 @@ impl TaskManager {
         self.commit(consumer)?;
         for id in ids {
             // A commit that lost the membership closed every task already.
-            let Some(mut active) = self.tasks.remove(&id) else { continue };
+            let Some(mut active) = self.tasks.remove(&id) else {
+                continue;
+            };
             self.restorer.remove_task(id)?;
             close_task(id, &mut active);
         }

@@ -67,7 +67,10 @@ pub fn timestamp_from_value<V: 'static>(
     time: impl Fn(&V) -> i64 + Send + Sync + 'static,
 ) -> Arc<dyn TimestampExtractor> {
     Arc::new(move |topic: &str, record: &RawRecord, _: Option<i64>| {
-        serde.deserialize(topic, record.value.as_deref()).ok().map(|value| time(&value))
+        serde
+            .deserialize(topic, record.value.as_deref())
+            .ok()
+            .map(|value| time(&value))
     })
 }
 
@@ -149,19 +152,40 @@ mod tests {
             InvalidTimestampPolicy::SkipAndCount,
             InvalidTimestampPolicy::UsePartitionTime,
         ] {
-            assert_eq!(stamp(&RecordTimestamp, policy, "t", &at(Some(5)), None), Ok(Stamped::At(5)));
-            assert_eq!(stamp(&RecordTimestamp, policy, "t", &at(Some(0)), Some(9)), Ok(Stamped::At(0)));
+            assert_eq!(
+                stamp(&RecordTimestamp, policy, "t", &at(Some(5)), None),
+                Ok(Stamped::At(5))
+            );
+            assert_eq!(
+                stamp(&RecordTimestamp, policy, "t", &at(Some(0)), Some(9)),
+                Ok(Stamped::At(0))
+            );
         }
     }
 
     #[test]
     fn invalid_timestamps_follow_the_policy() {
-        let fail = stamp(&RecordTimestamp, InvalidTimestampPolicy::Fail, "t", &at(Some(-1)), Some(3));
+        let fail = stamp(
+            &RecordTimestamp,
+            InvalidTimestampPolicy::Fail,
+            "t",
+            &at(Some(-1)),
+            Some(3),
+        );
         assert!(fail.unwrap_err().contains("timestamp -1"));
-        let skip = stamp(&RecordTimestamp, InvalidTimestampPolicy::SkipAndCount, "t", &at(None), None);
+        let skip = stamp(
+            &RecordTimestamp,
+            InvalidTimestampPolicy::SkipAndCount,
+            "t",
+            &at(None),
+            None,
+        );
         assert_eq!(skip, Ok(Stamped::Skip));
         let partition = InvalidTimestampPolicy::UsePartitionTime;
-        assert_eq!(stamp(&RecordTimestamp, partition, "t", &at(None), Some(7)), Ok(Stamped::At(7)));
+        assert_eq!(
+            stamp(&RecordTimestamp, partition, "t", &at(None), Some(7)),
+            Ok(Stamped::At(7))
+        );
         assert!(stamp(&RecordTimestamp, partition, "t", &at(None), None).is_err());
     }
 
@@ -172,6 +196,10 @@ mod tests {
         record.value = I64Serde.serialize("t", &42).unwrap();
         assert_eq!(extractor.extract("t", &record, None), Some(42_000));
         record.value = Some(b"bad".to_vec());
-        assert_eq!(extractor.extract("t", &record, None), None, "an undecodable value has no time");
+        assert_eq!(
+            extractor.extract("t", &record, None),
+            None,
+            "an undecodable value has no time"
+        );
     }
 }
