@@ -41,6 +41,7 @@ pub struct StreamsConfig {
     max_task_idle: Duration,
     buffered_records_per_partition: usize,
     num_stream_threads: usize,
+    correlation_id_header: Option<String>,
     client_config: BTreeMap<String, String>,
     consumer_config: BTreeMap<String, String>,
     producer_config: BTreeMap<String, String>,
@@ -78,6 +79,7 @@ impl StreamsConfig {
             max_task_idle: Duration::ZERO,
             buffered_records_per_partition: Self::DEFAULT_BUFFERED_RECORDS_PER_PARTITION,
             num_stream_threads: 1,
+            correlation_id_header: None,
             client_config: BTreeMap::new(),
             consumer_config: BTreeMap::new(),
             producer_config: BTreeMap::new(),
@@ -175,6 +177,15 @@ impl StreamsConfig {
         self
     }
 
+    /// The header carrying a correlation id: each record that has it is processed inside a
+    /// `tracing` span `record` with field `correlation_id`, so every log line it causes carries the
+    /// id. Headers travel with records through the topology to the output records, as in Kafka
+    /// Streams, so the id reaches the outputs too. Default: none.
+    pub fn with_correlation_id_header(mut self, header: impl Into<String>) -> Self {
+        self.correlation_id_header = Some(header.into());
+        self
+    }
+
     /// A librdkafka setting for every client the application creates (consumer and producer),
     /// e.g. `security.protocol`. It overrides our defaults.
     pub fn with_client_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -237,6 +248,11 @@ impl StreamsConfig {
     /// The invalid-timestamp policy.
     pub fn invalid_timestamp_policy(&self) -> InvalidTimestampPolicy {
         self.invalid_timestamp_policy
+    }
+
+    /// The correlation-id header, if any.
+    pub fn correlation_id_header(&self) -> Option<&str> {
+        self.correlation_id_header.as_deref()
     }
 
     /// How many stream threads the instance runs.
@@ -359,6 +375,7 @@ impl fmt::Debug for StreamsConfig {
             .field("max_task_idle", &self.max_task_idle)
             .field("buffered_records_per_partition", &self.buffered_records_per_partition)
             .field("num_stream_threads", &self.num_stream_threads)
+            .field("correlation_id_header", &self.correlation_id_header)
             .field("client_config", &Redacted(&self.client_config))
             .field("consumer_config", &Redacted(&self.consumer_config))
             .field("producer_config", &Redacted(&self.producer_config))

@@ -82,11 +82,17 @@ impl ProducerContext for Delivery {
 pub(crate) struct SharedProducer(pub(crate) Arc<BaseProducer<Delivery>>);
 
 /// Where a task's sinks send: the shared producer, partitioned by key (Java's murmur2).
-pub(crate) struct ProducerCollector(pub(crate) SharedProducer);
+pub(crate) struct ProducerCollector {
+    pub(crate) producer: SharedProducer,
+    /// Counts what is sent (`streams_records_produced_total`).
+    pub(crate) produced: metrics::Counter,
+}
 
 impl RecordCollector for ProducerCollector {
     fn send(&mut self, topic: &str, record: RawRecord) -> Result<()> {
-        send(&self.0.0, topic, None, &record)
+        send(&self.producer.0, topic, None, &record)?;
+        self.produced.increment(1);
+        Ok(())
     }
 }
 

@@ -102,6 +102,9 @@ pub struct StreamsStats {
     pub restored: u64,
     /// Changelog records still to restore now (0 when every task is restored).
     pub restore_remaining: u64,
+    /// Records dropped by operators by design: too late for their window (Kafka's
+    /// `dropped-records`).
+    pub dropped: u64,
     /// Records skipped for an invalid timestamp ([`InvalidTimestampPolicy::SkipAndCount`](super::InvalidTimestampPolicy::SkipAndCount)).
     pub skipped: u64,
     /// Commits made.
@@ -117,6 +120,7 @@ pub(crate) struct Counters {
     pub(crate) processed: AtomicU64,
     pub(crate) restored: AtomicU64,
     pub(crate) restore_remaining: AtomicU64,
+    pub(crate) dropped: AtomicU64,
     pub(crate) skipped: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) rebalances: AtomicU64,
@@ -397,6 +401,7 @@ impl KafkaStreams {
             processed: c.processed.load(Ordering::Relaxed),
             restored: c.restored.load(Ordering::Relaxed),
             restore_remaining: c.restore_remaining.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
             skipped: c.skipped.load(Ordering::Relaxed),
             commits: c.commits.load(Ordering::Relaxed),
             rebalances: c.rebalances.load(Ordering::Relaxed),

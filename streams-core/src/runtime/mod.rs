@@ -10,6 +10,7 @@ mod client_config;
 mod collector;
 mod internal_topics;
 mod kafka_streams;
+pub mod metrics;
 mod pipe;
 mod queries;
 mod record_queue;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
 use rdkafka::producer::BaseProducer;
-use rdkafka::{ClientContext, TopicPartitionList};
+use rdkafka::{ClientContext, Statistics, TopicPartitionList};
 use tracing::{error, info, warn};
 
 use super::RawRecord;
@@ -29,6 +29,7 @@ use super::client_config::{consumer_config, producer_config};
 use super::collector::{Delivery, SharedProducer};
 use super::internal_topics::TopicLayout;
 use super::kafka_streams::{AppShared, Counters, Query, StreamThreadExceptionResponse};
+use super::metrics::{ThreadMetrics, consumer_lag};
 use super::pipe::panic_message;
 use super::restore::{Restorer, StateRestoreListener};
 use super::task_manager::TaskManager;
@@ -136,6 +137,7 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
         .create_with_context(Delivery::default())
         .map_err(|e| Error::kafka("creating the producer", e))?;
     let context = ThreadContext {
+        metrics: ThreadMetrics::new(&shared.name),
         assigned: Mutex::new(Vec::new()),
         rebalancing: AtomicBool::new(true),
         failure: Mutex::new(None),
@@ -143,6 +145,10 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
     };
     let mut client = consumer_config(config);
     client.set("partition.assignment.strategy", assignor(&setup.layout));
+    if client.get("statistics.interval.ms").is_none() {
+        // Consumer lag per partition comes from librdkafka's statistics.
+        client.set("statistics.interval.ms", "5000");
+    }
     let endpoint = config.application_server().unwrap_or("");
     client.set(
         "client.id",
@@ -161,6 +167,7 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
         .subscribe(&topics)
         .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
     let restorer = Restorer::new(config, setup.restore_listener.clone())?;
+    let metrics = consumer.context().metrics.clone();
     let manager = TaskManager::new(
         setup.topology.clone(),
         setup.subtopologies.clone(),
@@ -170,6 +177,7 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
         SharedProducer(Arc::new(producer)),
         restorer,
         setup.counters.clone(),
+        metrics,
     );
     MANAGER.with(|cell| *cell.borrow_mut() = Some(manager));
     let thread = StreamThread {
@@ -201,6 +209,7 @@ fn assignor(layout: &TopicLayout) -> &'static str {
 /// Rebalance events: revocations are handled inside the callback (commit, then close the tasks);
 /// assignments are queued for the loop, which creates the tasks.
 struct ThreadContext {
+    metrics: ThreadMetrics,
     assigned: Mutex<Vec<(String, i32)>>,
     /// From a revocation (or the start) until the next assignment.
     rebalancing: AtomicBool,
@@ -208,7 +217,18 @@ struct ThreadContext {
     counters: Arc<Counters>,
 }
 
-impl ClientContext for ThreadContext {}
+impl ClientContext for ThreadContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (partition, stats) in &stats.partitions {
+                // librdkafka reports -1 for partitions it does not consume, and a pseudo-partition -1.
+                if *partition >= 0 && stats.consumer_lag >= 0 {
+                    consumer_lag(topic, *partition, stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
 fn partitions_of(list: &TopicPartitionList) -> Vec<(String, i32)> {
     list.elements()
@@ -238,6 +258,7 @@ impl ConsumerContext for ThreadContext {
         match rebalance {
             Rebalance::Assign(assigned) => {
                 self.counters.rebalances.fetch_add(1, Ordering::Relaxed);
+                self.metrics.rebalances.increment(1);
                 let partitions = partitions_of(assigned);
                 info!(?partitions, "assigned");
                 lock(&self.assigned).extend(partitions);
@@ -292,6 +313,7 @@ impl StreamThread<'_> {
                 wait = Duration::ZERO;
                 match polled {
                     Ok(message) => {
+                        self.consumer.context().metrics.consumed.increment(1);
                         let record = RawRecord::from_message(&message);
                         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
                         with_manager(|m| m.enqueue(topic, partition, offset, record)).unwrap_or(Ok(()))?;

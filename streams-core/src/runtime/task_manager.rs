@@ -26,6 +26,7 @@ use super::RawRecord;
 use super::collector::{ProducerCollector, SharedProducer};
 use super::internal_topics::TopicLayout;
 use super::kafka_streams::Counters;
+use super::metrics::ThreadMetrics;
 use super::record_queue::{Queued, RecordQueues};
 use super::restore::{Restorer, Start};
 use super::timestamps::{Stamped, stamp};
@@ -80,6 +81,7 @@ pub(crate) struct TaskManager {
     tasks: BTreeMap<TaskId, ActiveTask>,
     /// Input partitions paused now (restoring tasks, backpressure).
     paused: BTreeSet<(String, i32)>,
+    metrics: ThreadMetrics,
     /// Since when commits have found the producer unable to flush.
     flush_failing_since: Option<Instant>,
     counters: Arc<Counters>,
@@ -99,8 +101,10 @@ impl TaskManager {
         producer: SharedProducer,
         restorer: Restorer,
         counters: Arc<Counters>,
+        metrics: ThreadMetrics,
     ) -> Self {
         TaskManager {
+            metrics,
             state_dir: StateDirectory::new(config.state_dir(), config.application_id()),
             cache: CacheBudget::new(config.cache_max_bytes()),
             topology,
@@ -230,7 +234,10 @@ impl TaskManager {
             sub,
             id.partition,
             &app,
-            Box::new(ProducerCollector(self.producer.clone())),
+            Box::new(ProducerCollector {
+                producer: self.producer.clone(),
+                produced: self.metrics.produced.clone(),
+            }),
             wall_clock,
             &[],
             &mut make_store,
@@ -285,6 +292,7 @@ impl TaskManager {
             self.counters
                 .restored
                 .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
+            self.metrics.restored.increment(batch.records.len() as u64);
             active
                 .changelog_offsets
                 .insert((batch.topic.clone(), batch.partition), batch.next_offset);
@@ -299,9 +307,9 @@ impl TaskManager {
                 touched.push(finished.task);
             }
         }
-        self.counters
-            .restore_remaining
-            .store(self.restorer.remaining(), Ordering::Relaxed);
+        let remaining = self.restorer.remaining();
+        self.counters.restore_remaining.store(remaining, Ordering::Relaxed);
+        self.metrics.restore_remaining.set(remaining as f64);
         for id in touched {
             if self.restorer.is_restoring(id) {
                 continue;
@@ -361,6 +369,7 @@ impl TaskManager {
             Stamped::Skip => {
                 warn!(topic, partition, offset, "skipping a record with an invalid timestamp");
                 self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.skipped.increment(1);
                 (i64::MIN, None)
             }
         };
@@ -378,17 +387,26 @@ impl TaskManager {
     /// nothing is left or `budget` has passed (checked after every record, so a slow processor
     /// cannot keep the stream thread from polling); returns how many were processed.
     pub(crate) fn process(&mut self, budget: Duration) -> Result<usize> {
-        let deadline = Instant::now() + budget;
+        let started = Instant::now();
+        let deadline = started + budget;
         let max_idle = self.config.max_task_idle();
+        let correlation_header = self.config.correlation_id_header().map(str::to_string);
+        let dropped_before: u64 = self.tasks.values().map(|t| t.task.dropped_records()).sum();
         let mut processed = 0;
         'turn: loop {
             let mut progressed = false;
-            for active in self.tasks.values_mut().filter(|t| !t.restoring) {
+            for (id, active) in self.tasks.iter_mut().filter(|(_, t)| !t.restoring) {
+                let _task = tracing::debug_span!("task", task = %id).entered();
                 for _ in 0..RECORDS_PER_TASK_TURN {
                     let Some(queued) = active.queues.next(max_idle) else {
                         break;
                     };
                     if let Some(record) = queued.record {
+                        let correlation_id = correlation_header
+                            .as_deref()
+                            .and_then(|name| header_text(&record, name));
+                        let _record =
+                            correlation_id.map(|id| tracing::info_span!("record", correlation_id = %id).entered());
                         active
                             .task
                             .process(&queued.topic, queued.partition, queued.offset, record)?;
@@ -408,6 +426,11 @@ impl TaskManager {
             }
         }
         self.counters.processed.fetch_add(processed as u64, Ordering::Relaxed);
+        self.metrics.processed_turn(processed, started.elapsed());
+        let dropped_after: u64 = self.tasks.values().map(|t| t.task.dropped_records()).sum();
+        let dropped = dropped_after.saturating_sub(dropped_before);
+        self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+        self.metrics.dropped.increment(dropped);
         Ok(processed)
     }
 
@@ -450,6 +473,13 @@ impl TaskManager {
 
     /// Commits every task: see the module docs for the order.
     pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        let started = Instant::now();
+        let result = self.commit_in_order(consumer);
+        self.metrics.commit_latency.record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    fn commit_in_order<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
         for active in self.tasks.values_mut() {
             active.task.flush()?;
         }
@@ -555,6 +585,16 @@ impl TaskManager {
         }
         committed
     }
+}
+
+/// The text of the record's header `name`, if it has one.
+fn header_text(record: &RawRecord, name: &str) -> Option<String> {
+    record
+        .headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .and_then(|(_, value)| value.as_deref())
+        .map(|value| String::from_utf8_lossy(value).into_owned())
 }
 
 /// How an offset commit failed.
