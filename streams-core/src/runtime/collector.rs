@@ -11,11 +11,13 @@
 //! one failed record fails the commit, so its input offsets are never committed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rdkafka::ClientContext;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 
 use super::pipe::send;
 use crate::error::{Error, Result};
@@ -34,6 +36,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Delivery {
     failure: Mutex<Option<(String, String)>>,
     acked: Mutex<HashMap<(String, i32), i64>>,
+    /// Delivery reports handled so far (acknowledged or failed).
+    reports: AtomicU64,
 }
 
 impl Delivery {
@@ -62,6 +66,7 @@ impl ProducerContext for Delivery {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        self.reports.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(message) => {
                 let mut acked = lock(&self.acked);
@@ -80,6 +85,20 @@ impl ProducerContext for Delivery {
 /// The stream thread's producer, shared by its tasks' sinks and change-logging stores.
 #[derive(Clone)]
 pub(crate) struct SharedProducer(pub(crate) Arc<BaseProducer<Delivery>>);
+
+impl SharedProducer {
+    /// Serves delivery reports until none are left: each poll serves one batch, and reports that
+    /// pile up hold memory and slow the producer down (`shared/notes/rdkafka-throughput.md`).
+    pub(crate) fn serve_delivery_reports(&self) {
+        for _ in 0..1_000 {
+            let before = self.0.context().reports.load(Ordering::Relaxed);
+            self.0.poll(Duration::ZERO);
+            if self.0.context().reports.load(Ordering::Relaxed) == before {
+                break;
+            }
+        }
+    }
+}
 
 /// Where a task's sinks send: the shared producer, partitioned by key (Java's murmur2).
 pub(crate) struct ProducerCollector {

@@ -322,6 +322,7 @@ impl StreamThread<'_> {
                 }
             }
             with_manager(|m| m.process(PROCESS_TURN)).unwrap_or(Ok(0))?;
+            with_manager(|m| m.serve_delivery_reports());
             with_manager(|m| m.flow_control(&self.consumer)).unwrap_or(Ok(()))?;
             with_manager(TaskManager::punctuate).unwrap_or(Ok(()))?;
             if last_commit.elapsed() >= self.commit_interval {

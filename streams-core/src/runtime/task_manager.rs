@@ -462,6 +462,11 @@ impl TaskManager {
         Ok(())
     }
 
+    /// Handles the producer's pending delivery reports.
+    pub(crate) fn serve_delivery_reports(&self) {
+        self.producer.serve_delivery_reports();
+    }
+
     /// Fires due wall-clock punctuations of running tasks.
     pub(crate) fn punctuate(&mut self) -> Result<()> {
         let now = now_ms();
