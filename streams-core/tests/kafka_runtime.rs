@@ -352,3 +352,67 @@ fn a_slow_processor_keeps_its_group_membership() {
     streams.close().unwrap();
     kafka.delete_topics_with_prefix(&app);
 }
+
+#[test]
+fn a_repartitioning_topology_spreads_over_two_instances() {
+    let Some(kafka) = TestKafka::from_env() else { return };
+    let input = kafka.create_topic("rekey-in", 4);
+    let app = kafka.unique_name("rekey");
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    // Keys are users; the topology re-keys by country (select_key + group_by_key: a repartition
+    // topic) and counts per country.
+    let countries = ["fr", "de", "it", "es", "pt", "nl", "be"];
+    kafka.produce(
+        &input,
+        (0..3_000).map(|i| {
+            let country = countries[i % countries.len()];
+            (
+                Some(format!("user-{}", i % 97).into_bytes()),
+                Some(country.as_bytes().to_vec()),
+            )
+        }),
+    );
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for i in 0..3_000 {
+        *expected.entry(countries[i % countries.len()].to_string()).or_insert(0) += 1;
+    }
+    let start = |i: usize| {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<String, String>(input.name())
+            .select_key(|_, country: &String| country.clone())
+            .group_by_key()
+            .count_with(Materialized::named("per-country"));
+        let config = StreamsConfig::new(&app, kafka.bootstrap_servers())
+            .with_state_dir(dirs[i].path())
+            .with_commit_interval(Duration::from_millis(100));
+        let mut streams = KafkaStreams::new(builder.build().unwrap(), config).unwrap();
+        streams.start().unwrap();
+        streams
+    };
+    let mut first = start(0);
+    let mut second = start(1);
+    let counts = |instances: &[&KafkaStreams]| -> Option<BTreeMap<String, i64>> {
+        let mut all = BTreeMap::new();
+        for streams in instances {
+            for (country, count) in streams.key_value_store::<String, i64>("per-country").ok()?.all().ok()? {
+                assert!(
+                    all.insert(country, count).is_none(),
+                    "a country is counted on one instance"
+                );
+            }
+        }
+        Some(all)
+    };
+    wait_for("counts per country over both instances", || {
+        counts(&[&first, &second]).as_ref() == Some(&expected)
+    });
+    let on_first = counts(&[&first]).unwrap().len();
+    assert!(
+        on_first > 0 && on_first < countries.len(),
+        "both instances hold countries ({on_first} on the first)"
+    );
+    first.close().unwrap();
+    second.close().unwrap();
+    kafka.delete_topics_with_prefix(&app);
+}

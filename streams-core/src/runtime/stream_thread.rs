@@ -195,11 +195,14 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
 }
 
 /// The partition assignor: `cooperative-sticky` (a rebalance moves only the partitions that must
-/// move) when every sub-topology reads one topic; `range` otherwise, the one librdkafka assignor
-/// that gives one member the same partition number of every topic with the same partition count,
-/// which a task reading several topics (a join, a merge) needs.
+/// move) when the application reads a single topic; `range` otherwise. Range gives one member the
+/// same partition numbers of every topic with the same partition count, which a task reading
+/// several topics (a join, a merge) needs, and spreads every topic, so each sub-topology's tasks
+/// are balanced over the members; cooperative-sticky balances only the total number of partitions,
+/// and could leave one instance all the stateful work.
 fn assignor(layout: &TopicLayout) -> &'static str {
-    if layout.sources.iter().all(|topics| topics.len() <= 1) {
+    let topics: std::collections::BTreeSet<&String> = layout.sources.iter().flatten().collect();
+    if topics.len() == 1 {
         "cooperative-sticky"
     } else {
         "range"
