@@ -45,6 +45,7 @@ pub struct StreamsConfig {
     client_config: BTreeMap<String, String>,
     consumer_config: BTreeMap<String, String>,
     producer_config: BTreeMap<String, String>,
+    admin_config: BTreeMap<String, String>,
 }
 
 impl StreamsConfig {
@@ -83,6 +84,7 @@ impl StreamsConfig {
             client_config: BTreeMap::new(),
             consumer_config: BTreeMap::new(),
             producer_config: BTreeMap::new(),
+            admin_config: BTreeMap::new(),
         }
     }
 
@@ -205,6 +207,13 @@ impl StreamsConfig {
         self
     }
 
+    /// A librdkafka setting for the admin and metadata clients only (internal topic creation, the
+    /// restore consumer, shutdown requests); it overrides [`with_client_config`](Self::with_client_config).
+    pub fn with_admin_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.admin_config.insert(key.into(), value.into());
+        self
+    }
+
     /// The application id: consumer group id and prefix of internal topic names.
     pub fn application_id(&self) -> &str {
         &self.application_id
@@ -275,10 +284,15 @@ impl StreamsConfig {
         self.application_server.as_deref()
     }
 
-    /// The pass-through librdkafka settings every client gets (the admin and metadata clients get
-    /// only these).
+    /// The pass-through librdkafka settings every client gets.
     pub fn client_overrides(&self) -> impl Iterator<Item = (&str, &str)> {
         self.client_config.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The pass-through librdkafka settings of the admin and metadata clients: the shared ones, then
+    /// the admin-only ones over them.
+    pub fn admin_overrides(&self) -> impl Iterator<Item = (&str, &str)> {
+        merged(&self.client_config, &self.admin_config)
     }
 
     /// The pass-through librdkafka settings of the consumer: the shared ones, then the
@@ -379,6 +393,7 @@ impl fmt::Debug for StreamsConfig {
             .field("client_config", &Redacted(&self.client_config))
             .field("consumer_config", &Redacted(&self.consumer_config))
             .field("producer_config", &Redacted(&self.producer_config))
+            .field("admin_config", &Redacted(&self.admin_config))
             .finish()
     }
 }

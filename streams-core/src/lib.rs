@@ -65,6 +65,8 @@ mod guides {
     struct Pipe;
     #[doc = include_str!("../../docs/processor-api.md")]
     struct ProcessorApi;
+    #[doc = include_str!("../../docs/runtime.md")]
+    struct Runtime;
     #[doc = include_str!("../../docs/state.md")]
     struct State;
     #[doc = include_str!("../../docs/testing-topologies.md")]

@@ -68,7 +68,7 @@ pub(crate) fn consumer_config(config: &StreamsConfig) -> ClientConfig {
 /// The producer's settings: [`PRODUCER_DEFAULTS`], then the user's pass-through settings.
 /// The admin and metadata clients' settings: the shared pass-through settings only.
 pub(crate) fn admin_config(config: &StreamsConfig) -> ClientConfig {
-    client_config(config, "admin", &[], config.client_overrides())
+    client_config(config, "admin", &[], config.admin_overrides())
 }
 
 pub(crate) fn producer_config(config: &StreamsConfig) -> ClientConfig {

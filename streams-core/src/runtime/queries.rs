@@ -100,7 +100,7 @@ type Owners = Vec<(Option<String>, Vec<(String, i32)>)>;
 fn group_owners(config: &crate::StreamsConfig) -> Result<Owners> {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", config.bootstrap_servers());
-    for (k, v) in config.client_overrides() {
+    for (k, v) in config.admin_overrides() {
         client.set(k, v);
     }
     let consumer: BaseConsumer = client

@@ -121,7 +121,7 @@ impl Restorer {
             .set("fetch.max.bytes", "52428800")
             .set("max.partition.fetch.bytes", "10485760")
             .set("fetch.queue.backoff.ms", "10");
-        for (key, value) in config.client_overrides() {
+        for (key, value) in config.admin_overrides() {
             client.set(key, value);
         }
         let consumer: BaseConsumer = client
