@@ -5,6 +5,8 @@
 //! of its own (cargo runs test binaries one after another) and runs only when
 //! `STREAMS_RESTARTABLE_BROKER=1` says the broker is that script's (scripts/test sets it).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -68,16 +70,7 @@ fn the_application_rides_out_a_broker_restart() {
     builder
         .stream::<String, String>(input.name())
         .group_by_key()
-        .reduce_with(
-            |a: String, b: &String| {
-                if b.parse::<i64>().unwrap() > a.parse::<i64>().unwrap() {
-                    b.clone()
-                } else {
-                    a
-                }
-            },
-            Materialized::named("largest"),
-        );
+        .reduce_with(common::larger_number, Materialized::named("largest"));
     let config = StreamsConfig::new(&app, kafka.bootstrap_servers())
         .with_state_dir(state.path())
         .with_commit_interval(Duration::from_millis(200));

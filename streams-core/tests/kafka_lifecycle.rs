@@ -2,10 +2,12 @@
 //! threads, and what a failing stream thread does (replace it, shut this instance down, or shut
 //! every instance down). Needs `STREAMS_BOOTSTRAP_SERVERS` (scripts/test sets it).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use streams_core::StreamsConfig;
 use streams_core::dsl::{Materialized, StreamsBuilder};
@@ -15,12 +17,8 @@ use streams_core::topology::Topology;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    common::wait_for(what, WAIT, done);
 }
 
 /// `key-<i % 20>` → `i`, and one `boom` record after `boom_after` records when it is set.
@@ -51,16 +49,7 @@ fn largest_topology(input: &str, armed: Arc<AtomicBool>) -> Topology {
         })
         .filter(|_, value| value != "boom")
         .group_by_key()
-        .reduce_with(
-            |a: String, b: &String| {
-                if b.parse::<i64>().unwrap() > a.parse::<i64>().unwrap() {
-                    b.clone()
-                } else {
-                    a
-                }
-            },
-            Materialized::named("largest"),
-        );
+        .reduce_with(common::larger_number, Materialized::named("largest"));
     builder.build().unwrap()
 }
 

@@ -1,6 +1,8 @@
 //! Topologies on the Kafka runtime beyond a single sub-topology: a repartition topic between a
 //! re-keying step and a count. Needs `STREAMS_BOOTSTRAP_SERVERS` (scripts/test sets it).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -127,12 +129,8 @@ fn windowed_counts(instances: &[&KafkaStreams]) -> Option<BTreeMap<(String, i64)
     Some(all)
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    common::wait_for(what, WAIT, done);
 }
 
 #[test]
