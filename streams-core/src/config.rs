@@ -10,6 +10,21 @@ use crate::error::{Error, Result};
 use crate::runtime::{InvalidTimestampPolicy, RecordTimestamp, TimestampExtractor};
 use crate::state::rocksdb::RocksDbConfigSetter;
 
+/// The delivery guarantee of an application (Kafka's `processing.guarantee`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProcessingGuarantee {
+    /// Input offsets are committed after the outputs and changelog records they caused were
+    /// acknowledged: a crash replays records, whose effects may repeat, but loses none. Default.
+    #[default]
+    AtLeastOnce,
+    /// Kafka Streams' `exactly_once_v2`: outputs, changelog records and input offsets of each commit
+    /// interval are one Kafka transaction per stream thread, so after a crash every record's effects
+    /// are seen exactly once by `read_committed` readers, and local state written by an aborted
+    /// transaction is never trusted (no checkpoint while a task runs: it is rebuilt from the
+    /// changelog). Needs brokers with transactions (any Kafka 2.5+).
+    ExactlyOnceV2,
+}
+
 /// The settings of one streams application: its identity, where Kafka is, how often progress is
 /// committed, and the librdkafka settings passed through to its clients.
 ///
@@ -30,7 +45,8 @@ use crate::state::rocksdb::RocksDbConfigSetter;
 pub struct StreamsConfig {
     application_id: String,
     bootstrap_servers: String,
-    commit_interval: Duration,
+    commit_interval: Option<Duration>,
+    processing_guarantee: ProcessingGuarantee,
     state_dir: PathBuf,
     cache_max_bytes: usize,
     rocksdb_memory_bytes: usize,
@@ -52,6 +68,10 @@ impl StreamsConfig {
     /// Kafka Streams' commit interval under at-least-once: 30 seconds.
     pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(30);
 
+    /// Kafka Streams' commit interval under exactly-once: 100 ms (each commit ends a transaction,
+    /// and `read_committed` readers see outputs only then).
+    pub const DEFAULT_EXACTLY_ONCE_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
     /// Kafka Streams' `buffered.records.per.partition` default: 1,000.
     pub const DEFAULT_BUFFERED_RECORDS_PER_PARTITION: usize = 1_000;
 
@@ -69,7 +89,8 @@ impl StreamsConfig {
         StreamsConfig {
             application_id: application_id.into(),
             bootstrap_servers: bootstrap_servers.into(),
-            commit_interval: Self::DEFAULT_COMMIT_INTERVAL,
+            commit_interval: None,
+            processing_guarantee: ProcessingGuarantee::AtLeastOnce,
             state_dir: std::env::temp_dir().join("kafka-streams"),
             cache_max_bytes: Self::DEFAULT_CACHE_MAX_BYTES,
             rocksdb_memory_bytes: Self::DEFAULT_ROCKSDB_MEMORY_BYTES,
@@ -96,9 +117,16 @@ impl StreamsConfig {
     }
 
     /// How often processed input offsets are committed (after the outputs they produced have been
-    /// acknowledged). A crash replays at most this much work. Default 30 s.
+    /// acknowledged). A crash replays at most this much work. Default 30 s, or 100 ms under
+    /// exactly-once.
     pub fn with_commit_interval(mut self, interval: Duration) -> Self {
-        self.commit_interval = interval;
+        self.commit_interval = Some(interval);
+        self
+    }
+
+    /// The delivery guarantee; default at-least-once.
+    pub fn with_processing_guarantee(mut self, guarantee: ProcessingGuarantee) -> Self {
+        self.processing_guarantee = guarantee;
         self
     }
 
@@ -224,9 +252,17 @@ impl StreamsConfig {
         &self.bootstrap_servers
     }
 
-    /// The commit interval.
+    /// The commit interval: the one set, or the guarantee's default.
     pub fn commit_interval(&self) -> Duration {
-        self.commit_interval
+        self.commit_interval.unwrap_or(match self.processing_guarantee {
+            ProcessingGuarantee::AtLeastOnce => Self::DEFAULT_COMMIT_INTERVAL,
+            ProcessingGuarantee::ExactlyOnceV2 => Self::DEFAULT_EXACTLY_ONCE_COMMIT_INTERVAL,
+        })
+    }
+
+    /// The delivery guarantee.
+    pub fn processing_guarantee(&self) -> ProcessingGuarantee {
+        self.processing_guarantee
     }
 
     /// The state directory (without the application id).
@@ -339,7 +375,7 @@ impl StreamsConfig {
         if self.num_stream_threads == 0 {
             return Err(Error::Config("an instance needs at least one stream thread".into()));
         }
-        if self.commit_interval.is_zero() {
+        if self.commit_interval().is_zero() {
             return Err(Error::Config("commit interval must be greater than zero".into()));
         }
         Ok(())
@@ -376,7 +412,8 @@ impl fmt::Debug for StreamsConfig {
         f.debug_struct("StreamsConfig")
             .field("application_id", &self.application_id)
             .field("bootstrap_servers", &self.bootstrap_servers)
-            .field("commit_interval", &self.commit_interval)
+            .field("commit_interval", &self.commit_interval())
+            .field("processing_guarantee", &self.processing_guarantee)
             .field("state_dir", &self.state_dir)
             .field("cache_max_bytes", &self.cache_max_bytes)
             .field("rocksdb_memory_bytes", &self.rocksdb_memory_bytes)
@@ -424,6 +461,14 @@ mod tests {
         assert!(StreamsConfig::new("app", " ").validate().is_err());
         let zero = StreamsConfig::new("app", "b:1").with_commit_interval(Duration::ZERO);
         assert!(zero.validate().is_err());
+        let eos = StreamsConfig::new("app", "b:1").with_processing_guarantee(ProcessingGuarantee::ExactlyOnceV2);
+        assert_eq!(eos.commit_interval(), Duration::from_millis(100));
+        assert_eq!(
+            StreamsConfig::new("app", "b:1").commit_interval(),
+            Duration::from_secs(30)
+        );
+        let set = eos.with_commit_interval(Duration::from_secs(1));
+        assert_eq!(set.commit_interval(), Duration::from_secs(1));
         let server = |endpoint: &str| {
             StreamsConfig::new("app", "b:1")
                 .with_application_server(endpoint)

@@ -71,6 +71,11 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A stream thread lost its tasks: its producer was fenced, or its transaction had to be
+    /// aborted. The runtime recovers by itself (it replaces the stream thread, whose tasks resume
+    /// from the last committed transaction); the error surfaces only if that fails.
+    #[error("stream thread lost its tasks: {0}")]
+    TaskMigrated(String),
     /// The run stopped because its thread panicked.
     #[error("the processing thread panicked: {0}")]
     Panicked(String),

@@ -50,7 +50,7 @@ pub mod testing;
 pub mod time;
 pub mod topology;
 
-pub use config::StreamsConfig;
+pub use config::{ProcessingGuarantee, StreamsConfig};
 
 /// The guides in `docs/`, compiled and run as doctests so their examples stay true.
 #[cfg(doctest)]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
-use rdkafka::producer::BaseProducer;
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{ClientContext, Statistics, TopicPartitionList};
 use tracing::{error, info, warn};
 
@@ -33,8 +33,9 @@ use super::metrics::{ThreadMetrics, consumer_lag};
 use super::pipe::panic_message;
 use super::restore::{Restorer, StateRestoreListener};
 use super::task_manager::TaskManager;
-use crate::config::StreamsConfig;
+use crate::config::{ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
+use crate::state::directory::StateDirectory;
 use crate::state::rocksdb::RocksDbMemory;
 use crate::topology::{SubTopology, Topology};
 
@@ -85,6 +86,12 @@ pub(crate) fn thread_main(setup: ThreadSetup, shared: Arc<ThreadShared>, queries
         shared.running.store(false, Ordering::Release);
         match result {
             Ok(()) => break,
+            Err(Error::TaskMigrated(reason)) if !shared.stop.load(Ordering::Acquire) => {
+                // Fenced, or an aborted transaction: a fresh thread (new producer, tasks restored
+                // from their changelogs, input from the last commit) is the recovery.
+                warn!(thread = %shared.name, %reason, "stream thread lost its tasks; starting over");
+                continue;
+            }
             Err(error) if shared.stop.load(Ordering::Acquire) && setup.app.is_failed() => {
                 // Shutting down after another thread's failure: that failure is the one reported.
                 warn!(thread = %shared.name, %error, "error while shutting down");
@@ -129,13 +136,33 @@ fn with_manager<T>(f: impl FnOnce(&mut TaskManager) -> T) -> Option<T> {
 /// One run of a stream thread, with fresh clients and no tasks, until stopped or failed.
 fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::Receiver<Query>) -> Result<()> {
     let config = &setup.config;
-    let producer: BaseProducer<Delivery> = producer_config(config)
-        .set(
-            "client.id",
-            format!("{}-{}-producer", config.application_id(), shared.name),
-        )
+    let exactly_once = config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2;
+    let mut producer_settings = producer_config(config);
+    producer_settings.set(
+        "client.id",
+        format!("{}-{}-producer", config.application_id(), shared.name),
+    );
+    if exactly_once {
+        // Stable across restarts of this instance, so a restarted instance fences its dead
+        // predecessor's transaction at once instead of waiting for it to time out.
+        let process_id = StateDirectory::new(config.state_dir(), config.application_id())
+            .process_id()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        producer_settings
+            .set(
+                "transactional.id",
+                format!("{}-{process_id}-{}", config.application_id(), shared.name),
+            )
+            .set("transaction.timeout.ms", "10000");
+    }
+    let producer: BaseProducer<Delivery> = producer_settings
         .create_with_context(Delivery::default())
         .map_err(|e| Error::kafka("creating the producer", e))?;
+    if exactly_once {
+        producer
+            .init_transactions(Duration::from_secs(60))
+            .map_err(|e| Error::kafka("initialising transactions", e))?;
+    }
     let context = ThreadContext {
         metrics: ThreadMetrics::new(&shared.name),
         assigned: Mutex::new(Vec::new()),
@@ -145,6 +172,10 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
     };
     let mut client = consumer_config(config);
     client.set("partition.assignment.strategy", assignor(&setup.layout));
+    if exactly_once {
+        // Repartition topics are written in transactions: read only what was committed.
+        client.set("isolation.level", "read_committed");
+    }
     if client.get("statistics.interval.ms").is_none() {
         // Consumer lag per partition comes from librdkafka's statistics.
         client.set("statistics.interval.ms", "5000");
@@ -324,6 +355,7 @@ impl StreamThread<'_> {
                     Err(error) => warn!(%error, "consumer error"),
                 }
             }
+            with_manager(TaskManager::ensure_transaction).unwrap_or(Ok(()))?;
             with_manager(|m| m.process(PROCESS_TURN)).unwrap_or(Ok(0))?;
             with_manager(|m| m.serve_delivery_reports());
             with_manager(|m| m.flow_control(&self.consumer)).unwrap_or(Ok(()))?;

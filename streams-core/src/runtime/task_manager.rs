@@ -30,7 +30,7 @@ use super::metrics::ThreadMetrics;
 use super::record_queue::{Queued, RecordQueues};
 use super::restore::{Restorer, Start};
 use super::timestamps::{Stamped, stamp};
-use crate::config::StreamsConfig;
+use crate::config::{ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::processor::TaskId;
 use crate::processor::task::Task;
@@ -82,6 +82,10 @@ pub(crate) struct TaskManager {
     /// Input partitions paused now (restoring tasks, backpressure).
     paused: BTreeSet<(String, i32)>,
     metrics: ThreadMetrics,
+    /// Whether the thread runs exactly-once (transactions).
+    exactly_once: bool,
+    /// Whether a transaction is open.
+    in_transaction: bool,
     /// Since when commits have found the producer unable to flush.
     flush_failing_since: Option<Instant>,
     counters: Arc<Counters>,
@@ -105,6 +109,8 @@ impl TaskManager {
     ) -> Self {
         TaskManager {
             metrics,
+            exactly_once: config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2,
+            in_transaction: false,
             state_dir: StateDirectory::new(config.state_dir(), config.application_id()),
             cache: CacheBudget::new(config.cache_max_bytes()),
             topology,
@@ -208,6 +214,20 @@ impl TaskManager {
             warn!(task = %id, "checkpoint beyond the changelog's end: wiping local state, restoring in full");
             dir.wipe().map_err(|e| task_error(id, e))?;
             checkpoint.clear();
+        }
+        if self.exactly_once
+            && let Some(dir) = &dir
+        {
+            // Under exactly-once, local state is trusted only with the checkpoint a clean close
+            // wrote; without one (a crash), it may hold writes of aborted transactions: rebuild it.
+            // The checkpoint is removed while the task runs, so a crash from now on leaves none.
+            if checkpoint.is_empty() {
+                dir.wipe().map_err(|e| task_error(id, e))?;
+            } else {
+                CheckpointFile::in_dir(dir.path())
+                    .delete()
+                    .map_err(|e| task_error(id, e))?;
+            }
         }
 
         let producer = self.producer.clone();
@@ -485,6 +505,9 @@ impl TaskManager {
     }
 
     fn commit_in_order<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        if self.exactly_once {
+            return self.commit_transaction(consumer);
+        }
         for active in self.tasks.values_mut() {
             active.task.flush()?;
         }
@@ -561,7 +584,7 @@ impl TaskManager {
                 continue;
             };
             self.restorer.remove_task(id)?;
-            close_task(id, &mut active);
+            self.close_task(id, &mut active, true);
         }
         Ok(())
     }
@@ -573,22 +596,115 @@ impl TaskManager {
         for id in ids {
             let mut active = self.tasks.remove(&id).expect("listed above");
             let _ = self.restorer.remove_task(id);
-            close_task(id, &mut active);
+            self.close_task(id, &mut active, false);
         }
         self.paused.clear();
+    }
+
+    /// Closes a task; `clean` after a successful commit. Under exactly-once, that is when its
+    /// checkpoint is written (under at-least-once every commit wrote one already).
+    fn close_task(&self, id: TaskId, active: &mut ActiveTask, clean: bool) {
+        if let Err(error) = active.task.close() {
+            warn!(task = %id, %error, "error while closing a task");
+        }
+        if clean
+            && self.exactly_once
+            && let Err(error) = write_checkpoint(active, &self.producer)
+        {
+            warn!(task = %id, %error, "could not write the checkpoint of a closed task");
+        }
+        info!(task = %id, clean, "task closed");
     }
 
     /// Closes every task. With `clean`, after a commit (offsets and checkpoints are written);
     /// otherwise (after an error) the old checkpoints stay, so the next start restores from them.
     pub(crate) fn shutdown<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, clean: bool) -> Result<()> {
         let committed = if clean { self.commit(consumer) } else { Ok(()) };
+        if !clean || committed.is_err() {
+            self.abort_transaction();
+        }
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         for id in ids {
             let mut active = self.tasks.remove(&id).expect("listed above");
             let _ = self.restorer.remove_task(id);
-            close_task(id, &mut active);
+            self.close_task(id, &mut active, clean && committed.is_ok());
         }
         committed
+    }
+
+    // --- exactly-once -------------------------------------------------------------------------
+
+    /// Opens a transaction if none is open: everything sent from here to the next commit belongs
+    /// to it. A no-op under at-least-once.
+    pub(crate) fn ensure_transaction(&mut self) -> Result<()> {
+        if self.exactly_once && !self.in_transaction {
+            self.producer
+                .0
+                .begin_transaction()
+                .map_err(|e| Error::TaskMigrated(format!("beginning a transaction: {e}")))?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// The exactly-once commit: flush the tasks (their last sends join the transaction), add the
+    /// input offsets to the transaction, commit it. A transaction that cannot commit is aborted
+    /// and the stream thread gives up its tasks ([`Error::TaskMigrated`]): their local state holds
+    /// uncommitted work, so they are rebuilt from the changelogs by the thread that replaces it.
+    fn commit_transaction<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        let consumed = self.tasks.values().any(|t| !t.consumed.is_empty());
+        if !self.in_transaction && !consumed {
+            return Ok(());
+        }
+        self.ensure_transaction()?;
+        for active in self.tasks.values_mut() {
+            active.task.flush()?;
+        }
+        let mut offsets = TopicPartitionList::new();
+        for active in self.tasks.values() {
+            for ((topic, partition), offset) in &active.consumed {
+                offsets
+                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                    .map_err(|e| Error::kafka("building the offsets to commit", e))?;
+            }
+        }
+        let result = (|| {
+            if offsets.count() > 0 {
+                let group = consumer
+                    .group_metadata()
+                    .ok_or_else(|| Error::TaskMigrated("the consumer has no group metadata".into()))?;
+                retry_transactional(|| {
+                    self.producer
+                        .0
+                        .send_offsets_to_transaction(&offsets, &group, FLUSH_TIMEOUT)
+                })
+                .map_err(|e| Error::TaskMigrated(format!("adding offsets to the transaction: {e}")))?;
+            }
+            retry_transactional(|| self.producer.0.commit_transaction(FLUSH_TIMEOUT))
+                .map_err(|e| Error::TaskMigrated(format!("committing the transaction: {e}")))?;
+            self.producer.0.context().check()
+        })();
+        self.in_transaction = false;
+        if let Err(error) = result {
+            self.abort_transaction();
+            return Err(error);
+        }
+        debug!(?offsets, "transaction committed");
+        for active in self.tasks.values_mut() {
+            active.consumed.clear();
+        }
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Aborts the open transaction, if any (best effort: a fenced producer cannot).
+    fn abort_transaction(&mut self) {
+        if self.exactly_once && self.in_transaction {
+            if let Err(error) = self.producer.0.abort_transaction(FLUSH_TIMEOUT) {
+                warn!(%error, "could not abort the transaction");
+            }
+            self.in_transaction = false;
+        }
     }
 }
 
@@ -636,11 +752,21 @@ impl CommitFailure {
     }
 }
 
-fn close_task(id: TaskId, active: &mut ActiveTask) {
-    if let Err(error) = active.task.close() {
-        warn!(task = %id, %error, "error while closing a task");
+/// Retries a transactional call while librdkafka calls its error retriable (a coordinator moving, a
+/// broker restarting), for up to [`TASK_TIMEOUT`].
+fn retry_transactional(
+    mut call: impl FnMut() -> std::result::Result<(), KafkaError>,
+) -> std::result::Result<(), KafkaError> {
+    let deadline = Instant::now() + TASK_TIMEOUT;
+    loop {
+        match call() {
+            Err(KafkaError::Transaction(error)) if error.is_retriable() && Instant::now() < deadline => {
+                warn!(%error, "retrying a transactional call");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => return other,
+        }
     }
-    info!(task = %id, "task closed");
 }
 
 /// Writes the task's checkpoint: for each persistent logged store, the changelog offset after the

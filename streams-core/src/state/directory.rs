@@ -58,6 +58,32 @@ impl StateDirectory {
         &self.root
     }
 
+    /// This instance's stable id: made up at its first start and kept in `<root>/.process-id`, so
+    /// it stays the same across restarts (its transactional ids derive from it, which lets a
+    /// restarted instance fence its dead predecessor at once).
+    pub fn process_id(&self) -> Result<String, StateDirectoryError> {
+        let path = self.root.join(".process-id");
+        let io = |source| StateDirectoryError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Ok(id) = fs::read_to_string(&path) {
+            let id = id.trim().to_string();
+            if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Ok(id);
+            }
+        }
+        fs::create_dir_all(&self.root).map_err(io)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let id = format!("{:x}-{:x}", std::process::id(), nanos);
+        let temporary = path.with_extension("tmp");
+        fs::write(&temporary, &id).map_err(io)?;
+        fs::rename(&temporary, &path).map_err(io)?;
+        Ok(id)
+    }
+
     /// Where the state of `task` (`<sub-topology>_<partition>`) lives, locked or not.
     pub fn task_path(&self, task: &str) -> PathBuf {
         self.root.join(task)
@@ -205,6 +231,17 @@ mod tests {
         child.kill().ok();
         child.wait().ok();
         assert!(refused, "the lock held by flock(1) was never seen");
+    }
+
+    #[test]
+    fn the_process_id_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDirectory::new(dir.path(), "app");
+        let id = state.process_id().unwrap();
+        assert!(!id.is_empty());
+        assert_eq!(StateDirectory::new(dir.path(), "app").process_id().unwrap(), id);
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(StateDirectory::new(other.path(), "app").process_id().unwrap(), id);
     }
 
     #[test]
