@@ -1,6 +1,7 @@
 //! Throughput of the Kafka runtime: 1,000,000 records of 100-byte values over 4 partitions
 //! (10,000 keys), through (a) a stateless filter + map_values + to, and (b) a windowed count
-//! (one-minute tumbling windows, RocksDB, write cache on). Each runs three times with a fresh
+//! (one-minute tumbling windows, RocksDB, write cache on), at-least-once and exactly-once. Each
+//! runs three times with a fresh
 //! application id (so from the topic's start); a run is timed from its first processed record to
 //! its last, so group joins are not counted. Prints every run and the medians.
 //!
@@ -9,12 +10,12 @@
 
 use std::time::{Duration, Instant};
 
-use streams_core::StreamsConfig;
 use streams_core::dsl::{Materialized, StreamsBuilder};
 use streams_core::runtime::{KafkaStreams, RawRecord};
 use streams_core::testing::kafka::TestKafka;
 use streams_core::time::{TimeWindows, minutes, seconds};
 use streams_core::topology::Topology;
+use streams_core::{ProcessingGuarantee, StreamsConfig};
 
 const RECORDS: usize = 1_000_000;
 const KEYS: usize = 10_000;
@@ -42,10 +43,12 @@ fn windowed_count(input: &str) -> Topology {
 }
 
 /// Records/s of one run of `topology`.
-fn run(kafka: &TestKafka, name: &str, topology: Topology) -> f64 {
+fn run(kafka: &TestKafka, name: &str, topology: Topology, guarantee: ProcessingGuarantee) -> f64 {
     let app = kafka.unique_name(name);
     let state = tempfile::tempdir().unwrap();
-    let config = StreamsConfig::new(&app, kafka.bootstrap_servers()).with_state_dir(state.path());
+    let config = StreamsConfig::new(&app, kafka.bootstrap_servers())
+        .with_state_dir(state.path())
+        .with_processing_guarantee(guarantee);
     let mut streams = KafkaStreams::new(topology, config).unwrap();
     streams.start().unwrap();
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -99,16 +102,25 @@ fn main() {
         started.elapsed()
     );
     let mut results = Vec::new();
-    for (name, make) in [
+    let stateless_topology = || stateless(input.name(), output.name());
+    let windowed_topology = || windowed_count(input.name());
+    let scenarios: [(&str, &dyn Fn() -> Topology, ProcessingGuarantee); 3] = [
         (
             "stateless filter+map",
-            &(|| stateless(input.name(), output.name())) as &dyn Fn() -> Topology,
+            &stateless_topology,
+            ProcessingGuarantee::AtLeastOnce,
         ),
-        ("windowed count", &|| windowed_count(input.name())),
-    ] {
+        ("windowed count", &windowed_topology, ProcessingGuarantee::AtLeastOnce),
+        (
+            "windowed count, exactly-once",
+            &windowed_topology,
+            ProcessingGuarantee::ExactlyOnceV2,
+        ),
+    ];
+    for (name, make, guarantee) in scenarios {
         let rates: Vec<f64> = (1..=RUNS)
             .map(|run_number| {
-                let rate = run(&kafka, "throughput", make());
+                let rate = run(&kafka, "throughput", make(), guarantee);
                 println!("{name}, run {run_number}: {rate:.0} records/s");
                 rate
             })
