@@ -115,6 +115,10 @@ fn the_application_rides_out_a_broker_restart() {
         assert!(Instant::now() < deadline, "never reached the expected values: {now:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    streams.close().expect("a clean close after the restart");
+    let closed = streams.close_with_timeout(Duration::from_secs(60));
+    assert!(
+        closed.expect("a clean close after the restart"),
+        "closed within a minute"
+    );
     kafka.delete_topics_with_prefix(&app);
 }

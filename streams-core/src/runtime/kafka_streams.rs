@@ -487,12 +487,19 @@ impl KafkaStreams {
     }
 }
 
+/// How long dropping a running application waits for it to close.
+const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Dropping a running application closes it, waiting at most a minute (then its threads finish
+/// closing in the background).
 impl Drop for KafkaStreams {
     fn drop(&mut self) {
-        if self.threads.iter().any(|(_, handle)| handle.is_some())
-            && let Err(error) = self.close()
-        {
-            warn!(%error, "the application stopped with an error");
+        if self.threads.iter().any(|(_, handle)| handle.is_some()) {
+            match self.close_with_timeout(DROP_CLOSE_TIMEOUT) {
+                Ok(true) => {}
+                Ok(false) => warn!("the application was still closing when dropped"),
+                Err(error) => warn!(%error, "the application stopped with an error"),
+            }
         }
     }
 }

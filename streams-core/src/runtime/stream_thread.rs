@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{ClientContext, Statistics, TopicPartitionList};
@@ -288,6 +288,14 @@ impl ConsumerContext for ThreadContext {
         }
     }
 
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            // The offsets stay uncommitted: the next commit covers them, or, if the group moved on,
+            // their new owner replays from the last commit (at-least-once).
+            warn!(%error, offsets = offsets.count(), "an offset commit failed");
+        }
+    }
+
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(assigned) => {
@@ -361,7 +369,7 @@ impl StreamThread<'_> {
             with_manager(|m| m.flow_control(&self.consumer)).unwrap_or(Ok(()))?;
             with_manager(TaskManager::punctuate).unwrap_or(Ok(()))?;
             if last_commit.elapsed() >= self.commit_interval {
-                with_manager(|m| m.commit(&self.consumer)).unwrap_or(Ok(()))?;
+                with_manager(|m| m.commit(&self.consumer, CommitMode::Async)).unwrap_or(Ok(()))?;
                 last_commit = Instant::now();
             }
             let running = !self.consumer.context().rebalancing.load(Ordering::Acquire)

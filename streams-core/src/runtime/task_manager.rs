@@ -497,14 +497,20 @@ impl TaskManager {
     }
 
     /// Commits every task: see the module docs for the order.
-    pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+    ///
+    /// `mode` is how the offsets are committed under at-least-once: the processing loop commits
+    /// asynchronously (librdkafka's synchronous commit has no timeout, and waits for a rejoin that
+    /// only the loop's next poll can make: after a broker restart that was a deadlock), while a
+    /// revocation or a clean close commits synchronously, so the offsets are in before the
+    /// partitions are given up.
+    pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, mode: CommitMode) -> Result<()> {
         let started = Instant::now();
-        let result = self.commit_in_order(consumer);
+        let result = self.commit_in_order(consumer, mode);
         self.metrics.commit_latency.record(started.elapsed().as_secs_f64());
         result
     }
 
-    fn commit_in_order<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+    fn commit_in_order<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, mode: CommitMode) -> Result<()> {
         if self.exactly_once {
             return self.commit_transaction(consumer);
         }
@@ -532,7 +538,7 @@ impl TaskManager {
             }
         }
         if offsets.count() > 0 {
-            match consumer.commit(&offsets, CommitMode::Sync) {
+            match consumer.commit(&offsets, mode) {
                 Ok(()) => debug!(?offsets, "committed"),
                 Err(error) => match CommitFailure::of(&error) {
                     CommitFailure::Retriable => {
@@ -577,7 +583,7 @@ impl TaskManager {
         if ids.is_empty() {
             return Ok(());
         }
-        self.commit(consumer)?;
+        self.commit(consumer, CommitMode::Sync)?;
         for id in ids {
             // A commit that lost the membership closed every task already.
             let Some(mut active) = self.tasks.remove(&id) else {
@@ -619,7 +625,11 @@ impl TaskManager {
     /// Closes every task. With `clean`, after a commit (offsets and checkpoints are written);
     /// otherwise (after an error) the old checkpoints stay, so the next start restores from them.
     pub(crate) fn shutdown<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, clean: bool) -> Result<()> {
-        let committed = if clean { self.commit(consumer) } else { Ok(()) };
+        let committed = if clean {
+            self.commit(consumer, CommitMode::Sync)
+        } else {
+            Ok(())
+        };
         if !clean || committed.is_err() {
             self.abort_transaction();
         }
