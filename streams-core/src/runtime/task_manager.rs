@@ -529,14 +529,7 @@ impl TaskManager {
         }
         self.flush_failing_since = None;
         self.producer.0.context().check()?;
-        let mut offsets = TopicPartitionList::new();
-        for active in self.tasks.values() {
-            for ((topic, partition), offset) in &active.consumed {
-                offsets
-                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
-                    .map_err(|e| Error::kafka("building the offsets to commit", e))?;
-            }
-        }
+        let offsets = self.consumed_offsets()?;
         if offsets.count() > 0 {
             match consumer.commit(&offsets, mode) {
                 Ok(()) => debug!(?offsets, "committed"),
@@ -607,6 +600,20 @@ impl TaskManager {
         self.paused.clear();
     }
 
+    /// The input offsets to commit: per partition, the one after the last record processed since
+    /// the last commit.
+    fn consumed_offsets(&self) -> Result<TopicPartitionList> {
+        let mut offsets = TopicPartitionList::new();
+        for active in self.tasks.values() {
+            for ((topic, partition), offset) in &active.consumed {
+                offsets
+                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                    .map_err(|e| Error::kafka("building the offsets to commit", e))?;
+            }
+        }
+        Ok(offsets)
+    }
+
     /// Closes a task; `clean` after a successful commit. Under exactly-once, that is when its
     /// checkpoint is written (under at-least-once every commit wrote one already).
     fn close_task(&self, id: TaskId, active: &mut ActiveTask, clean: bool) {
@@ -670,14 +677,7 @@ impl TaskManager {
         for active in self.tasks.values_mut() {
             active.task.flush()?;
         }
-        let mut offsets = TopicPartitionList::new();
-        for active in self.tasks.values() {
-            for ((topic, partition), offset) in &active.consumed {
-                offsets
-                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
-                    .map_err(|e| Error::kafka("building the offsets to commit", e))?;
-            }
-        }
+        let offsets = self.consumed_offsets()?;
         let result = (|| {
             if offsets.count() > 0 {
                 let group = consumer
