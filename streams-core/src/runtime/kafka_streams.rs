@@ -36,6 +36,7 @@ use super::stream_thread::{ThreadSetup, ThreadShared, thread_main};
 use super::task_manager::TaskManager;
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
+use crate::state::caching::CacheBudget;
 use crate::state::rocksdb::RocksDbMemory;
 use crate::topology::Topology;
 
@@ -346,6 +347,7 @@ impl KafkaStreams {
             None => RocksDbMemory::new(self.config.rocksdb_memory_bytes()),
         };
         let topology = Arc::new(topology);
+        let cache = CacheBudget::new(self.config.cache_max_bytes());
         self.app.set_state(StreamsState::Rebalancing);
         for index in 1..=self.config.num_stream_threads() {
             let (queries, incoming) = mpsc::channel();
@@ -363,6 +365,7 @@ impl KafkaStreams {
                 layout: layout.clone(),
                 config: self.config.clone(),
                 rocksdb: rocksdb.clone(),
+                cache: cache.clone(),
                 restore_listener: self.restore_listener.clone(),
                 counters: self.counters.clone(),
                 app: self.app.clone(),

@@ -35,6 +35,7 @@ use super::restore::{Restorer, StateRestoreListener};
 use super::task_manager::TaskManager;
 use crate::config::{ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
+use crate::state::caching::CacheBudget;
 use crate::state::directory::StateDirectory;
 use crate::state::rocksdb::RocksDbMemory;
 use crate::topology::{SubTopology, Topology};
@@ -72,6 +73,8 @@ pub(crate) struct ThreadSetup {
     pub(crate) layout: TopicLayout,
     pub(crate) config: StreamsConfig,
     pub(crate) rocksdb: RocksDbMemory,
+    /// The write cache budget, shared by every stream thread of the instance.
+    pub(crate) cache: CacheBudget,
     pub(crate) restore_listener: Option<Arc<dyn StateRestoreListener>>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) app: Arc<AppShared>,
@@ -205,6 +208,7 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
         setup.layout.clone(),
         config.clone(),
         setup.rocksdb.clone(),
+        setup.cache.clone(),
         SharedProducer(Arc::new(producer)),
         restorer,
         setup.counters.clone(),
