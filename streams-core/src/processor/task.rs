@@ -460,14 +460,16 @@ impl Task {
     }
 
     /// Forwards the pending changes of the keys the store at `index` wrote down, in the order the
-    /// cache wrote them.
-    fn forward_flushed(&mut self, index: usize) -> Result<()> {
+    /// cache wrote them; returns whether it forwarded any.
+    fn forward_flushed(&mut self, index: usize) -> Result<bool> {
+        let mut forwarded = false;
         for key in self.take_flushed(index) {
             if let Some(pending) = self.pending[index].remove(&key) {
                 (pending.forward)(self, pending.node, pending.record)?;
+                forwarded = true;
             }
         }
-        Ok(())
+        Ok(forwarded)
     }
 
     /// Forwards what caches evicted while a record or a punctuation was processed (and whatever
@@ -476,13 +478,7 @@ impl Task {
         loop {
             let mut forwarded = false;
             for index in 0..self.stores.len() {
-                let keys = self.take_flushed(index);
-                for key in keys {
-                    if let Some(pending) = self.pending[index].remove(&key) {
-                        (pending.forward)(self, pending.node, pending.record)?;
-                        forwarded = true;
-                    }
-                }
+                forwarded |= self.forward_flushed(index)?;
             }
             if !forwarded {
                 return Ok(());
