@@ -13,13 +13,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use rdkafka::ClientContext;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
 
-use super::pipe::send;
+use super::pipe::{send, serve_delivery_reports};
 use crate::error::{Error, Result};
 use crate::processor::task::RecordCollector;
 use crate::runtime::RawRecord;
@@ -87,16 +86,9 @@ impl ProducerContext for Delivery {
 pub(crate) struct SharedProducer(pub(crate) Arc<BaseProducer<Delivery>>);
 
 impl SharedProducer {
-    /// Serves delivery reports until none are left: each poll serves one batch, and reports that
-    /// pile up hold memory and slow the producer down (`shared/notes/rdkafka-throughput.md`).
+    /// Serves the delivery reports waiting (see [`serve_delivery_reports`]).
     pub(crate) fn serve_delivery_reports(&self) {
-        for _ in 0..1_000 {
-            let before = self.0.context().reports.load(Ordering::Relaxed);
-            self.0.poll(Duration::ZERO);
-            if self.0.context().reports.load(Ordering::Relaxed) == before {
-                break;
-            }
-        }
+        serve_delivery_reports(&self.0, |delivery| delivery.reports.load(Ordering::Relaxed));
     }
 }
 

@@ -531,7 +531,7 @@ impl Worker {
                     Err(error) => on_consume_error(error, &self.shared.source)?,
                 }
             }
-            serve_delivery_reports(&self.shared.producer);
+            serve_delivery_reports(&self.shared.producer, |c| c.counters.delivered.load(Ordering::Relaxed));
             self.shared.producer.context().check()?;
             if Instant::now() >= next_commit {
                 self.shared.commit(&self.consumer, None)?;
@@ -616,13 +616,13 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Serves delivery reports until none are left: each poll serves one batch, and reports that pile
-/// up hold memory and slow the producer down.
-fn serve_delivery_reports(producer: &BaseProducer<DeliveryContext>) {
+/// up hold memory and slow the producer down (`shared/notes/rdkafka-throughput.md`). `reports`
+/// reads how many reports the producer's context has handled so far.
+pub(crate) fn serve_delivery_reports<C: ProducerContext>(producer: &BaseProducer<C>, reports: impl Fn(&C) -> u64) {
     for _ in 0..1_000 {
-        let delivered = &producer.context().counters.delivered;
-        let before = delivered.load(Ordering::Relaxed);
+        let before = reports(producer.context());
         producer.poll(Duration::ZERO);
-        if delivered.load(Ordering::Relaxed) == before {
+        if reports(producer.context()) == before {
             break;
         }
     }
