@@ -135,7 +135,8 @@ impl Restorer {
     }
 
     /// Starts restoring `store` of `task` from `topic`/`partition`, at `from` (a checkpointed
-    /// offset) or at the beginning.
+    /// offset) or at the beginning; `(low, high)` are the partition's watermarks, as
+    /// [`watermarks`](Self::watermarks) read them.
     ///
     /// # Errors
     /// [`Error::Store`]-like [`Error::Task`] when the checkpoint is beyond the changelog's end (the
@@ -148,8 +149,8 @@ impl Restorer {
         topic: &str,
         partition: i32,
         from: Option<i64>,
+        (low, high): (i64, i64),
     ) -> Result<Start> {
-        let (low, high) = self.watermarks(topic, partition)?;
         if let Some(from) = from
             && from > high
         {

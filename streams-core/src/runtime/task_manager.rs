@@ -202,12 +202,19 @@ impl TaskManager {
             },
             None => CheckpointOffsets::new(),
         };
+        // Each changelog's offsets, read once: for the checks below and for the restore.
+        let mut watermarks = HashMap::new();
+        for spec in specs.iter().filter(|s| s.is_logged()) {
+            let topic = spec.changelog_topic(&app);
+            let offsets = self.restorer.watermarks(&topic, id.partition)?;
+            watermarks.insert(topic, offsets);
+        }
         // A checkpoint beyond a changelog's end (the topic was recreated) cannot be trusted.
         let mut beyond_end = false;
         for spec in specs.iter().filter(|s| s.is_logged() && s.is_persistent()) {
             let key = (spec.changelog_topic(&app), id.partition);
             if let Some(&offset) = checkpoint.get(&key) {
-                let (_, high) = self.restorer.watermarks(&key.0, key.1)?;
+                let (_, high) = watermarks[&key.0];
                 beyond_end |= offset > high;
             }
         }
@@ -284,7 +291,10 @@ impl TaskManager {
             } else {
                 None
             };
-            match self.restorer.add(id, spec.name(), &topic, id.partition, from)? {
+            match self
+                .restorer
+                .add(id, spec.name(), &topic, id.partition, from, watermarks[&topic])?
+            {
                 Start::UpToDate(offset) => {
                     active.changelog_offsets.insert(key, offset);
                 }
