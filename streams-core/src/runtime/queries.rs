@@ -278,9 +278,9 @@ impl KafkaStreams {
     }
 }
 
-/// The key-value entries of every running local task's store `name` (an error when a task
+/// What `read` gathers from every running local task's store `name` (an error when a task
 /// holding it is still restoring).
-fn local_key_value_stores<T>(
+fn local_stores<T>(
     manager: &TaskManager,
     name: &str,
     read: impl Fn(&StoreInstance) -> Result<Vec<T>>,
@@ -360,7 +360,7 @@ impl<K: 'static, V: 'static> ReadOnlyKeyValueStore<'_, K, V> {
     ) -> Result<Vec<KeyValueEntry>> {
         let name = self.name.clone();
         self.streams
-            .ask(&self.name, move |manager| local_key_value_stores(manager, &name, &read))
+            .ask(&self.name, move |manager| local_stores(manager, &name, &read))
     }
 
     /// The value of `key`, `None` when this instance holds no value for it (another instance may:
@@ -434,7 +434,7 @@ impl<K: 'static, V: 'static> ReadOnlyWindowStore<'_, K, V> {
             .unwrap_or_default();
         let name = self.name.clone();
         let mut found: Vec<WindowEntry> = self.streams.ask(&self.name, move |manager| {
-            local_key_value_stores(manager, &name, |store| match store {
+            local_stores(manager, &name, |store| match store {
                 StoreInstance::Window(s) => Ok(s
                     .fetch_range(&bytes, from, to)?
                     .into_iter()
@@ -455,7 +455,7 @@ impl<K: 'static, V: 'static> ReadOnlyWindowStore<'_, K, V> {
     pub fn fetch_all(&self, from: i64, to: i64) -> Result<Vec<(K, i64, V)>> {
         let name = self.name.clone();
         let mut found: Vec<WindowEntry> = self.streams.ask(&self.name, move |manager| {
-            local_key_value_stores(manager, &name, |store| match store {
+            local_stores(manager, &name, |store| match store {
                 StoreInstance::Window(s) => Ok(s.fetch_all(from, to)?),
                 _ => Ok(Vec::new()),
             })
