@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::runtime::{InvalidTimestampPolicy, RecordTimestamp, TimestampExtractor};
+use crate::runtime::{
+    InvalidTimestampPolicy, ProductionErrorHandler, RecordErrorHandler, RecordTimestamp, TimestampExtractor,
+};
 use crate::state::rocksdb::RocksDbConfigSetter;
 
 /// The delivery guarantee of an application (Kafka's `processing.guarantee`).
@@ -54,6 +56,10 @@ pub struct StreamsConfig {
     application_server: Option<String>,
     timestamp_extractor: Arc<dyn TimestampExtractor>,
     invalid_timestamp_policy: InvalidTimestampPolicy,
+    deserialization_error_handler: RecordErrorHandler,
+    processing_error_handler: RecordErrorHandler,
+    production_error_handler: ProductionErrorHandler,
+    dead_letter_topic: Option<String>,
     max_task_idle: Duration,
     buffered_records_per_partition: usize,
     num_stream_threads: usize,
@@ -98,6 +104,10 @@ impl StreamsConfig {
             application_server: None,
             timestamp_extractor: Arc::new(RecordTimestamp),
             invalid_timestamp_policy: InvalidTimestampPolicy::Fail,
+            deserialization_error_handler: RecordErrorHandler::Fail,
+            processing_error_handler: RecordErrorHandler::Fail,
+            production_error_handler: ProductionErrorHandler::Fail,
+            dead_letter_topic: None,
             max_task_idle: Duration::ZERO,
             buffered_records_per_partition: Self::DEFAULT_BUFFERED_RECORDS_PER_PARTITION,
             num_stream_threads: 1,
@@ -182,6 +192,41 @@ impl StreamsConfig {
     /// stops with an error naming the record.
     pub fn with_invalid_timestamp_policy(mut self, policy: InvalidTimestampPolicy) -> Self {
         self.invalid_timestamp_policy = policy;
+        self
+    }
+
+    /// What happens to an input record whose key or value bytes do not deserialize (bad bytes, a
+    /// wrong schema); default [`RecordErrorHandler::Fail`]: the application stops with an error
+    /// naming the record's topic, partition and offset. See
+    /// [`error_handling`](crate::runtime::error_handling).
+    pub fn with_deserialization_error_handler(mut self, handler: RecordErrorHandler) -> Self {
+        self.deserialization_error_handler = handler;
+        self
+    }
+
+    /// What happens to an input record when a processor (a user closure, an operator) returns an
+    /// error or panics while processing it; default [`RecordErrorHandler::Fail`]. With the other
+    /// choices the failing record is skipped or dead-lettered and every other record, of this task
+    /// and of others, goes on; outputs the record produced before it failed stay produced, as in
+    /// Kafka Streams. Failures in punctuations and in `init` are not per record: they always stop
+    /// the application.
+    pub fn with_processing_error_handler(mut self, handler: RecordErrorHandler) -> Self {
+        self.processing_error_handler = handler;
+        self
+    }
+
+    /// What happens when the producer refuses an output record for a reason of its own (too
+    /// large, invalid, topic not authorized); default [`ProductionErrorHandler::Fail`].
+    pub fn with_production_error_handler(mut self, handler: ProductionErrorHandler) -> Self {
+        self.production_error_handler = handler;
+        self
+    }
+
+    /// The topic [`RecordErrorHandler::DeadLetter`] writes to; default `<application.id>-dlq`. The
+    /// runtime creates it at start-up when missing (one partition per partition of the largest
+    /// source topic, the broker's default replication) whenever a handler dead-letters.
+    pub fn with_dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
+        self.dead_letter_topic = Some(topic.into());
         self
     }
 
@@ -295,6 +340,28 @@ impl StreamsConfig {
         self.invalid_timestamp_policy
     }
 
+    /// The deserialization error handler.
+    pub fn deserialization_error_handler(&self) -> RecordErrorHandler {
+        self.deserialization_error_handler
+    }
+
+    /// The processing error handler.
+    pub fn processing_error_handler(&self) -> RecordErrorHandler {
+        self.processing_error_handler
+    }
+
+    /// The production error handler.
+    pub fn production_error_handler(&self) -> ProductionErrorHandler {
+        self.production_error_handler
+    }
+
+    /// The dead-letter topic: the one set, or `<application.id>-dlq`.
+    pub fn dead_letter_topic(&self) -> String {
+        self.dead_letter_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}-dlq", self.application_id))
+    }
+
     /// The correlation-id header, if any.
     pub fn correlation_id_header(&self) -> Option<&str> {
         self.correlation_id_header.as_deref()
@@ -378,6 +445,19 @@ impl StreamsConfig {
         if self.commit_interval().is_zero() {
             return Err(Error::Config("commit interval must be greater than zero".into()));
         }
+        let dlq = self.dead_letter_topic();
+        if dlq.is_empty()
+            || dlq.len() > 249
+            || dlq == "."
+            || dlq == ".."
+            || dlq
+                .chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(Error::Config(format!(
+                "dead-letter topic {dlq:?} is not a legal Kafka topic name"
+            )));
+        }
         Ok(())
     }
 }
@@ -423,6 +503,10 @@ impl fmt::Debug for StreamsConfig {
             )
             .field("application_server", &self.application_server)
             .field("invalid_timestamp_policy", &self.invalid_timestamp_policy)
+            .field("deserialization_error_handler", &self.deserialization_error_handler)
+            .field("processing_error_handler", &self.processing_error_handler)
+            .field("production_error_handler", &self.production_error_handler)
+            .field("dead_letter_topic", &self.dead_letter_topic())
             .field("max_task_idle", &self.max_task_idle)
             .field("buffered_records_per_partition", &self.buffered_records_per_partition)
             .field("num_stream_threads", &self.num_stream_threads)
@@ -478,6 +562,23 @@ mod tests {
         assert!(server("localhost").is_err());
         assert!(server(":7070").is_err());
         assert!(server("host:99999").is_err());
+    }
+
+    #[test]
+    fn error_handlers_default_to_fail_and_the_dead_letter_topic_to_the_application_id() {
+        let config = StreamsConfig::new("fraud", "b:1");
+        assert_eq!(config.deserialization_error_handler(), RecordErrorHandler::Fail);
+        assert_eq!(config.processing_error_handler(), RecordErrorHandler::Fail);
+        assert_eq!(config.production_error_handler(), ProductionErrorHandler::Fail);
+        assert_eq!(config.dead_letter_topic(), "fraud-dlq");
+        let set = config.with_dead_letter_topic("bad-records");
+        assert_eq!(set.dead_letter_topic(), "bad-records");
+        assert!(set.validate().is_ok());
+        let err = StreamsConfig::new("fraud", "b:1")
+            .with_dead_letter_topic("bad records")
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("dead-letter topic"), "{err}");
     }
 
     #[test]

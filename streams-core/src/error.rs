@@ -52,6 +52,12 @@ pub enum Error {
         /// What went wrong, starting with the processor's name.
         reason: String,
     },
+    /// A record's key or value bytes could not be deserialized. Sources return it; the task adds
+    /// the record it happened to, and the deserialization error handler
+    /// ([`StreamsConfig::with_deserialization_error_handler`](crate::StreamsConfig::with_deserialization_error_handler))
+    /// decides what happens to the record.
+    #[error("{0}")]
+    Deserialization(String),
     /// A processor's own error: return it from [`Processor`](crate::processor::Processor) methods
     /// (see [`Error::processing`]); the task adds the record or punctuation it happened in.
     #[error("{0}")]

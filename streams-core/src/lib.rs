@@ -51,6 +51,7 @@ pub mod time;
 pub mod topology;
 
 pub use config::{ProcessingGuarantee, StreamsConfig};
+pub use runtime::{ProductionErrorHandler, RecordErrorHandler};
 
 /// The guides in `docs/`, compiled and run as doctests so their examples stay true.
 #[cfg(doctest)]

@@ -4,7 +4,10 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use tracing::warn;
 
 use super::Data;
 use super::context::{PunctuationType, PunctuatorId, RecordMetadata, TaskId};
@@ -12,6 +15,7 @@ use super::node::Node;
 use super::record::Record;
 use crate::error::{Error, Result};
 use crate::runtime::RawRecord;
+use crate::runtime::error_handling::{ErrorKind, ErrorPolicy, Failure, RecordErrorHandler, dead_letter_record};
 use crate::state::caching::{CachingKeyValueStore, CachingSessionStore, CachingWindowStore};
 use crate::state::logging::RecordClock;
 use crate::state::{StoreBuilder, StoreInstance};
@@ -42,6 +46,21 @@ impl GlobalStore {
 pub(crate) trait RecordCollector {
     /// Sends one record to `topic` (already resolved: internal topics carry the application id).
     fn send(&mut self, topic: &str, record: RawRecord) -> Result<()>;
+
+    /// Sends a dead-lettered record to the dead-letter topic: like [`send`](Self::send), but a
+    /// refusal is always an error (the production error handler does not apply: a record that
+    /// cannot be dead-lettered must not vanish).
+    fn send_dead_letter(&mut self, topic: &str, record: RawRecord) -> Result<()> {
+        self.send(topic, record)
+    }
+}
+
+/// Where the record being processed failed: the innermost node, and what kind of failure it was
+/// (`None` for failures no record handler may skip: stores, the producer, configuration).
+struct NodeFailure {
+    node: usize,
+    kind: Option<ErrorKind>,
+    message: String,
 }
 
 /// Makes a task's store from its declaration: in memory under the test driver; the whole decorator
@@ -86,6 +105,10 @@ pub(crate) struct Task {
     pending: Vec<HashMap<Vec<u8>, PendingForward>>,
     clock: RecordClock,
     dropped_records: u64,
+    skipped_records: u64,
+    dead_lettered_records: u64,
+    errors: ErrorPolicy,
+    failure: Option<NodeFailure>,
     collector: Box<dyn RecordCollector>,
     record: Option<RecordMetadata>,
     stream_time: Option<i64>,
@@ -126,6 +149,10 @@ impl Task {
             pending: Vec::new(),
             clock: RecordClock::default(),
             dropped_records: 0,
+            skipped_records: 0,
+            dead_lettered_records: 0,
+            errors: ErrorPolicy::default(),
+            failure: None,
             collector,
             record: None,
             stream_time: None,
@@ -164,12 +191,22 @@ impl Task {
         Ok(task)
     }
 
+    /// Sets the handlers for records whose processing fails (default: every failure is an error).
+    pub(crate) fn set_error_policy(&mut self, errors: ErrorPolicy) {
+        self.errors = errors;
+    }
+
     /// The topics this task reads, resolved.
     pub(crate) fn source_topics(&self) -> impl Iterator<Item = &str> {
         self.sources.keys().map(String::as_str)
     }
 
     /// Processes one input record read from `topic`, then fires due stream-time punctuations.
+    ///
+    /// When the record fails (its bytes do not deserialize, a processor returns an error or
+    /// panics), the error policy decides: the error is returned (`Fail`), or the record is counted
+    /// as skipped (`LogAndContinue`) or sent to the dead-letter topic (`DeadLetter`), and processing
+    /// goes on as if it had succeeded. Failures of stores or of the producer are always returned.
     pub(crate) fn process(&mut self, topic: &str, partition: i32, offset: i64, record: RawRecord) -> Result<()> {
         let source = *self
             .sources
@@ -183,8 +220,13 @@ impl Task {
         if let Some(timestamp) = record.timestamp {
             self.clock.set(timestamp);
         }
-        let result = self.call(source, &mut Some(record));
+        let mut slot = Some(record);
+        let result = match self.call(source, &mut slot) {
+            Ok(()) => Ok(()),
+            Err(error) => self.handle_failure(error, slot.take()),
+        };
         self.record = None;
+        self.failure = None;
         result?;
         self.forward_cache_evictions()?;
         self.punctuate_stream_time()
@@ -260,6 +302,21 @@ impl Task {
     /// `dropped-records-total`.
     pub(crate) fn dropped_records(&self) -> u64 {
         self.dropped_records
+    }
+
+    /// Input records skipped after a failure, by [`RecordErrorHandler::LogAndContinue`].
+    pub(crate) fn skipped_records(&self) -> u64 {
+        self.skipped_records
+    }
+
+    /// Input records sent to the dead-letter topic after a failure.
+    pub(crate) fn dead_lettered_records(&self) -> u64 {
+        self.dead_lettered_records
+    }
+
+    /// Whether a failed record may have to be dead-lettered, so sources must leave it intact.
+    pub(crate) fn keeps_failed_records(&self) -> bool {
+        self.errors.uses_dead_letter_topic()
     }
 
     /// The index and declaration of the store `name`, if this task has it.
@@ -487,26 +544,100 @@ impl Task {
     }
 
     /// Runs a node with the task at hand; the node is out of the graph meanwhile (topologies are
-    /// acyclic, so it is never re-entered).
+    /// acyclic, so it is never re-entered). A panic in the node becomes an error of the node (the
+    /// node is back in the graph either way), so the error policy can decide about it.
     fn with_node<T>(&mut self, node: usize, f: impl FnOnce(&mut dyn Node, &mut Task) -> Result<T>) -> Result<T> {
         let mut instance = self.nodes[node]
             .take()
             .expect("a node is never re-entered: topologies are acyclic");
-        let result = f(instance.as_mut(), self);
+        let result = catch_unwind(AssertUnwindSafe(|| f(instance.as_mut(), self)))
+            .unwrap_or_else(|panic| Err(Error::Panicked(crate::runtime::panic_message(&*panic))));
         self.nodes[node] = Some(instance);
         result.map_err(|error| self.locate(node, error))
+    }
+
+    /// Applies the error policy to the failure of the current record (`raw`, if the source left
+    /// it): returns `error` to stop, or `Ok` when the record was skipped or dead-lettered.
+    fn handle_failure(&mut self, error: Error, raw: Option<RawRecord>) -> Result<()> {
+        let (Some(failure), Some(record)) = (self.failure.take(), self.record.clone()) else {
+            return Err(error);
+        };
+        let Some(kind) = failure.kind else {
+            return Err(error);
+        };
+        let processor = self.names[failure.node].as_str();
+        match self.errors.handler(kind) {
+            RecordErrorHandler::Fail => Err(error),
+            RecordErrorHandler::LogAndContinue => {
+                warn!(
+                    topic = %record.topic,
+                    partition = record.partition,
+                    offset = record.offset,
+                    %kind,
+                    processor,
+                    reason = %failure.message,
+                    "skipping a record that failed (LogAndContinue)"
+                );
+                self.skipped_records += 1;
+                Ok(())
+            }
+            RecordErrorHandler::DeadLetter => {
+                let Some(raw) = raw else {
+                    return Err(error);
+                };
+                let dead = dead_letter_record(
+                    raw,
+                    &Failure {
+                        application_id: &self.application_id,
+                        topic: &record.topic,
+                        partition: record.partition,
+                        offset: record.offset,
+                        kind,
+                        processor,
+                        message: &failure.message,
+                    },
+                );
+                let topic = self.errors.dead_letter_topic.clone();
+                warn!(
+                    topic = %record.topic,
+                    partition = record.partition,
+                    offset = record.offset,
+                    %kind,
+                    processor,
+                    reason = %failure.message,
+                    dead_letter_topic = %topic,
+                    "sending a record that failed to the dead-letter topic"
+                );
+                self.collector.send_dead_letter(&topic, dead).map_err(|send| Error::Record {
+                    topic: record.topic.clone(),
+                    partition: record.partition,
+                    offset: record.offset,
+                    reason: format!("could not dead-letter it to {topic} ({send}) after: {error}"),
+                })?;
+                self.dead_lettered_records += 1;
+                Ok(())
+            }
+        }
     }
 
     fn call(&mut self, node: usize, slot: &mut dyn Any) -> Result<()> {
         self.with_node(node, |instance, task| instance.process(slot, task, node))
     }
 
-    /// Names the record (or the punctuation) an error happened in, once, at the innermost node.
-    fn locate(&self, node: usize, error: Error) -> Error {
+    /// Names the record (or the punctuation) an error happened in, once, at the innermost node,
+    /// and notes there what kind of failure it was, for the error policy.
+    fn locate(&mut self, node: usize, error: Error) -> Error {
         if matches!(error, Error::Record { .. } | Error::Task { .. }) {
             return error;
         }
-        let reason = format!("in {}: {error}", self.names[node]);
+        let (kind, message) = match &error {
+            Error::Deserialization(message) => (Some(ErrorKind::Deserialization), message.clone()),
+            Error::Processing(message) => (Some(ErrorKind::Processing), message.clone()),
+            Error::Panicked(message) => (Some(ErrorKind::Panic), format!("panicked: {message}")),
+            other => (None, other.to_string()),
+        };
+        let reason = format!("in {}: {message}", self.names[node]);
+        self.failure = Some(NodeFailure { node, kind, message });
         match &self.record {
             Some(record) => Error::Record {
                 topic: record.topic.clone(),

@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
+use tracing::warn;
 
 use super::pipe::{send, serve_delivery_reports};
 use crate::error::{Error, Result};
@@ -37,9 +39,55 @@ pub(crate) struct Delivery {
     acked: Mutex<HashMap<(String, i32), i64>>,
     /// Delivery reports handled so far (acknowledged or failed).
     reports: AtomicU64,
+    /// Set when records the broker refuses for a reason of their own are skipped
+    /// ([`ProductionErrorHandler::Skip`](super::ProductionErrorHandler::Skip) under at-least-once):
+    /// where they are counted.
+    skip_refused: Option<SkipCounter>,
+}
+
+/// Counts output records skipped by the production error handler.
+#[derive(Clone)]
+pub(crate) struct SkipCounter {
+    pub(crate) counters: Arc<super::kafka_streams::Counters>,
+    pub(crate) metric: metrics::Counter,
+}
+
+impl SkipCounter {
+    fn skipped(&self, topic: &str, error: &KafkaError) {
+        warn!(topic, %error, "skipping an output record the producer refused (ProductionErrorHandler::Skip)");
+        self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+        self.metric.increment(1);
+    }
+}
+
+/// Whether a producer error concerns the record itself (its size, its validity, its topic's
+/// authorization), so that skipping it is meaningful; other errors concern the connection, the
+/// cluster or the producer, and skipping them would drop good records.
+pub(crate) fn refuses_the_record(error: &KafkaError) -> bool {
+    use RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::MessageSizeTooLarge
+                | Code::InvalidMessageSize
+                | Code::InvalidMessage
+                | Code::InvalidRecord
+                | Code::TopicAuthorizationFailed
+                | Code::PolicyViolation
+        )
+    )
 }
 
 impl Delivery {
+    /// Delivery reports whose record-level refusals are skipped and counted in `skip` (`None`: every
+    /// failure is one).
+    pub(crate) fn new(skip_refused: Option<SkipCounter>) -> Self {
+        Delivery {
+            skip_refused,
+            ..Delivery::default()
+        }
+    }
+
     /// The first delivery failure, as an error.
     pub(crate) fn check(&self) -> Result<()> {
         match &*lock(&self.failure) {
@@ -74,9 +122,12 @@ impl ProducerContext for Delivery {
                     .or_insert(message.offset());
                 *entry = (*entry).max(message.offset());
             }
-            Err((error, message)) => {
-                lock(&self.failure).get_or_insert_with(|| (message.topic().to_string(), error.to_string()));
-            }
+            Err((error, message)) => match &self.skip_refused {
+                Some(skip) if refuses_the_record(error) => skip.skipped(message.topic(), error),
+                _ => {
+                    lock(&self.failure).get_or_insert_with(|| (message.topic().to_string(), error.to_string()));
+                }
+            },
         }
     }
 }
@@ -97,10 +148,33 @@ pub(crate) struct ProducerCollector {
     pub(crate) producer: SharedProducer,
     /// Counts what is sent (`streams_records_produced_total`).
     pub(crate) produced: metrics::Counter,
+    /// Set under [`ProductionErrorHandler::Skip`](super::ProductionErrorHandler::Skip): records the
+    /// producer refuses when they are sent are skipped and counted here.
+    pub(crate) skip_refused: Option<SkipCounter>,
 }
 
 impl RecordCollector for ProducerCollector {
     fn send(&mut self, topic: &str, record: RawRecord) -> Result<()> {
+        match send(&self.producer.0, topic, None, &record) {
+            Ok(()) => {
+                self.produced.increment(1);
+                Ok(())
+            }
+            Err(Error::Kafka { source, .. }) if refuses_the_record(&source) => match &self.skip_refused {
+                Some(skip) => {
+                    skip.skipped(topic, &source);
+                    Ok(())
+                }
+                None => Err(Error::Delivery {
+                    topic: topic.to_string(),
+                    reason: source.to_string(),
+                }),
+            },
+            Err(error) => Err(error),
+        }
+    }
+
+    fn send_dead_letter(&mut self, topic: &str, record: RawRecord) -> Result<()> {
         send(&self.producer.0, topic, None, &record)?;
         self.produced.increment(1);
         Ok(())

@@ -164,6 +164,19 @@ pub(crate) fn prepare(
             ("retention.ms".to_string(), "3600000".to_string()),
         ]),
     ));
+    if super::error_handling::ErrorPolicy::of(config).uses_dead_letter_topic() {
+        let dlq = config.dead_letter_topic();
+        if sources.iter().flatten().any(|(topic, _)| *topic == dlq) {
+            return Err(Error::Config(format!(
+                "the dead-letter topic {dlq} is also a source of the application: failed records would be read again"
+            )));
+        }
+        // A user's topic: any existing one is used as it is; a missing one is created.
+        if partitions_of(&consumer, &dlq)?.is_none() {
+            let count = task_counts.iter().copied().max().unwrap_or(1).max(1);
+            wanted.push((dlq, count, BTreeMap::new()));
+        }
+    }
     create_or_verify(&consumer, config, &wanted)?;
     Ok(TopicLayout {
         sources: sources

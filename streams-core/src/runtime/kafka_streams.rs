@@ -106,8 +106,16 @@ pub struct StreamsStats {
     /// Records dropped by operators by design: too late for their window (Kafka's
     /// `dropped-records`).
     pub dropped: u64,
-    /// Records skipped for an invalid timestamp ([`InvalidTimestampPolicy::SkipAndCount`](super::InvalidTimestampPolicy::SkipAndCount)).
+    /// Records skipped: input records with an invalid timestamp
+    /// ([`InvalidTimestampPolicy::SkipAndCount`](super::InvalidTimestampPolicy::SkipAndCount)) or
+    /// that failed under [`RecordErrorHandler::LogAndContinue`](super::RecordErrorHandler::LogAndContinue),
+    /// and output records refused under [`ProductionErrorHandler::Skip`](super::ProductionErrorHandler::Skip).
     pub skipped: u64,
+    /// Input records that failed and were sent to the dead-letter topic
+    /// ([`RecordErrorHandler::DeadLetter`](super::RecordErrorHandler::DeadLetter)). Under
+    /// exactly-once, a count of sends: a send in a transaction that aborts counts again when the
+    /// record is processed again.
+    pub dead_lettered: u64,
     /// Commits made.
     pub commits: u64,
     /// Rebalances (partition assignments) seen, over all stream threads.
@@ -123,6 +131,7 @@ pub(crate) struct Counters {
     pub(crate) restore_remaining: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) skipped: AtomicU64,
+    pub(crate) dead_lettered: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) rebalances: AtomicU64,
     pub(crate) replaced_threads: AtomicU64,
@@ -406,6 +415,7 @@ impl KafkaStreams {
             restore_remaining: c.restore_remaining.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             skipped: c.skipped.load(Ordering::Relaxed),
+            dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
             commits: c.commits.load(Ordering::Relaxed),
             rebalances: c.rebalances.load(Ordering::Relaxed),
             replaced_threads: c.replaced_threads.load(Ordering::Relaxed),

@@ -11,7 +11,8 @@
 //! | `streams_commit_latency_seconds` | histogram | `thread` | one commit: flush, acknowledgements, offsets, checkpoints |
 //! | `streams_consumer_lag_records` | gauge | `topic`, `partition` | records behind the partition's end (librdkafka statistics, every 5 s) |
 //! | `streams_dropped_records_total` | counter | `thread` | records dropped by operators by design (late for their window) |
-//! | `streams_skipped_records_total` | counter | `thread` | records skipped for an invalid timestamp |
+//! | `streams_skipped_records_total` | counter | `thread` | records skipped: an invalid timestamp, a failure under `LogAndContinue`, an output refused under `ProductionErrorHandler::Skip` |
+//! | `streams_dead_lettered_records_total` | counter | `thread` | records that failed and were sent to the dead-letter topic |
 //! | `streams_restored_records_total` | counter | `thread` | changelog records restored |
 //! | `streams_restore_remaining_records` | gauge | `thread` | changelog records still to restore |
 //! | `streams_rebalances_total` | counter | `thread` | partition assignments received |
@@ -32,6 +33,7 @@ pub(crate) struct ThreadMetrics {
     pub(crate) commit_latency: Histogram,
     pub(crate) dropped: Counter,
     pub(crate) skipped: Counter,
+    pub(crate) dead_lettered: Counter,
     pub(crate) restored: Counter,
     pub(crate) restore_remaining: Gauge,
     pub(crate) rebalances: Counter,
@@ -49,6 +51,7 @@ impl ThreadMetrics {
             commit_latency: histogram!("streams_commit_latency_seconds", "thread" => thread.clone()),
             dropped: counter!("streams_dropped_records_total", "thread" => thread.clone()),
             skipped: counter!("streams_skipped_records_total", "thread" => thread.clone()),
+            dead_lettered: counter!("streams_dead_lettered_records_total", "thread" => thread.clone()),
             restored: counter!("streams_restored_records_total", "thread" => thread.clone()),
             restore_remaining: gauge!("streams_restore_remaining_records", "thread" => thread.clone()),
             rebalances: counter!("streams_rebalances_total", "thread" => thread),

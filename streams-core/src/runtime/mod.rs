@@ -8,6 +8,7 @@
 
 mod client_config;
 mod collector;
+pub mod error_handling;
 mod internal_topics;
 mod kafka_streams;
 pub mod metrics;
@@ -20,8 +21,9 @@ mod stream_thread;
 mod task_manager;
 mod timestamps;
 
+pub use error_handling::{ErrorKind, ProductionErrorHandler, RecordErrorHandler};
 pub use kafka_streams::{KafkaStreams, StreamThreadExceptionResponse, StreamsState, StreamsStats};
-pub(crate) use pipe::send;
+pub(crate) use pipe::{panic_message, send};
 pub use pipe::{Pipe, PipeStats, RawRecord, RunningPipe, SourcePosition};
 pub use queries::{KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlyWindowStore};
 pub use restore::StateRestoreListener;

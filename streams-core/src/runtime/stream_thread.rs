@@ -26,7 +26,8 @@ use tracing::{error, info, warn};
 
 use super::RawRecord;
 use super::client_config::{consumer_config, producer_config};
-use super::collector::{Delivery, SharedProducer};
+use super::collector::{Delivery, SharedProducer, SkipCounter};
+use super::error_handling::ProductionErrorHandler;
 use super::internal_topics::TopicLayout;
 use super::kafka_streams::{AppShared, Counters, Query, StreamThreadExceptionResponse};
 use super::metrics::{ThreadMetrics, consumer_lag};
@@ -158,8 +159,16 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
             )
             .set("transaction.timeout.ms", "10000");
     }
+    let metrics = ThreadMetrics::new(&shared.name);
+    let skip_refused = (config.production_error_handler() == ProductionErrorHandler::Skip).then(|| SkipCounter {
+        counters: setup.counters.clone(),
+        metric: metrics.skipped.clone(),
+    });
+    // Under exactly-once a record the broker refuses has made the transaction abortable: it cannot
+    // be skipped after the fact, only before it is sent (see `ProducerCollector`).
+    let delivery = Delivery::new(if exactly_once { None } else { skip_refused.clone() });
     let producer: BaseProducer<Delivery> = producer_settings
-        .create_with_context(Delivery::default())
+        .create_with_context(delivery)
         .map_err(|e| Error::kafka("creating the producer", e))?;
     if exactly_once {
         producer
@@ -167,7 +176,7 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
             .map_err(|e| Error::kafka("initialising transactions", e))?;
     }
     let context = ThreadContext {
-        metrics: ThreadMetrics::new(&shared.name),
+        metrics,
         assigned: Mutex::new(Vec::new()),
         rebalancing: AtomicBool::new(true),
         failure: Mutex::new(None),

@@ -23,7 +23,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
 use super::RawRecord;
-use super::collector::{ProducerCollector, SharedProducer};
+use super::collector::{ProducerCollector, SharedProducer, SkipCounter};
+use super::error_handling::{ErrorPolicy, ProductionErrorHandler};
 use super::internal_topics::TopicLayout;
 use super::kafka_streams::Counters;
 use super::metrics::ThreadMetrics;
@@ -257,7 +258,7 @@ impl TaskManager {
             })?)
         };
         let wall_clock = now_ms();
-        let task = Task::new(
+        let mut task = Task::new(
             &self.topology,
             sub,
             id.partition,
@@ -265,11 +266,18 @@ impl TaskManager {
             Box::new(ProducerCollector {
                 producer: self.producer.clone(),
                 produced: self.metrics.produced.clone(),
+                skip_refused: (self.config.production_error_handler() == ProductionErrorHandler::Skip).then(|| {
+                    SkipCounter {
+                        counters: self.counters.clone(),
+                        metric: self.metrics.skipped.clone(),
+                    }
+                }),
             }),
             wall_clock,
             &[],
             &mut make_store,
         )?;
+        task.set_error_policy(ErrorPolicy::of(&self.config));
 
         let mut active = ActiveTask {
             task,
@@ -422,8 +430,18 @@ impl TaskManager {
         let deadline = started + budget;
         let max_idle = self.config.max_task_idle();
         let correlation_header = self.config.correlation_id_header().map(str::to_string);
-        let dropped_before: u64 = self.tasks.values().map(|t| t.task.dropped_records()).sum();
+        let failures = |tasks: &BTreeMap<TaskId, ActiveTask>| {
+            tasks.values().fold((0, 0, 0), |(dropped, skipped, dead), t| {
+                (
+                    dropped + t.task.dropped_records(),
+                    skipped + t.task.skipped_records(),
+                    dead + t.task.dead_lettered_records(),
+                )
+            })
+        };
+        let before = failures(&self.tasks);
         let mut processed = 0;
+        let mut result = Ok(());
         'turn: loop {
             let mut progressed = false;
             for (id, active) in self.tasks.iter_mut().filter(|(_, t)| !t.restoring) {
@@ -438,9 +456,13 @@ impl TaskManager {
                             .and_then(|name| header_text(&record, name));
                         let _record =
                             correlation_id.map(|id| tracing::info_span!("record", correlation_id = %id).entered());
-                        active
+                        if let Err(error) = active
                             .task
-                            .process(&queued.topic, queued.partition, queued.offset, record)?;
+                            .process(&queued.topic, queued.partition, queued.offset, record)
+                        {
+                            result = Err(error);
+                            break 'turn;
+                        }
                         processed += 1;
                     }
                     active
@@ -458,11 +480,22 @@ impl TaskManager {
         }
         self.counters.processed.fetch_add(processed as u64, Ordering::Relaxed);
         self.metrics.processed_turn(processed, started.elapsed());
-        let dropped_after: u64 = self.tasks.values().map(|t| t.task.dropped_records()).sum();
-        let dropped = dropped_after.saturating_sub(dropped_before);
+        self.count_failures(before, failures(&self.tasks));
+        result.map(|()| processed)
+    }
+
+    /// Adds what the tasks dropped, skipped and dead-lettered between two counts to the counters
+    /// and metrics.
+    fn count_failures(&self, before: (u64, u64, u64), after: (u64, u64, u64)) {
+        let dropped = after.0.saturating_sub(before.0);
         self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
         self.metrics.dropped.increment(dropped);
-        Ok(processed)
+        let skipped = after.1.saturating_sub(before.1);
+        self.counters.skipped.fetch_add(skipped, Ordering::Relaxed);
+        self.metrics.skipped.increment(skipped);
+        let dead = after.2.saturating_sub(before.2);
+        self.counters.dead_lettered.fetch_add(dead, Ordering::Relaxed);
+        self.metrics.dead_lettered.increment(dead);
     }
 
     /// Pauses and resumes input partitions: those of tasks still restoring stay paused, and so do
@@ -708,6 +741,9 @@ impl TaskManager {
         self.in_transaction = false;
         if let Err(error) = result {
             self.abort_transaction();
+            // A record the broker refused made the transaction abortable; starting over would
+            // only refuse it again: that is the application's failure, not a lost transaction.
+            self.producer.0.context().check()?;
             return Err(error);
         }
         debug!(?offsets, "transaction committed");

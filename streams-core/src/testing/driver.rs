@@ -38,6 +38,7 @@ use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::processor::ops::global_table_source::{self, RecordCheck};
 use crate::processor::task::{GlobalStore, RecordCollector, Task};
+use crate::runtime::error_handling::ErrorPolicy;
 use crate::processor::{Headers, Record};
 use crate::runtime::RawRecord;
 use crate::serde::{DefaultSerde, SharedSerde};
@@ -119,7 +120,7 @@ impl TopologyTestDriver {
         let mut readers = HashMap::new();
         for sub in topology.sub_topologies() {
             let collector = Box::new(Collector(produced.clone()));
-            let task = Task::new(
+            let mut task = Task::new(
                 &topology,
                 &sub,
                 0,
@@ -130,6 +131,7 @@ impl TopologyTestDriver {
                 // In memory, without caches or changelogs: the driver commits after every record.
                 &mut |spec, _clock| Ok(spec.build()?),
             )?;
+            task.set_error_policy(ErrorPolicy::of(&config));
             for topic in task.source_topics() {
                 readers.insert(topic.to_string(), tasks.len());
             }
@@ -254,6 +256,22 @@ impl TopologyTestDriver {
     /// `dropped-records-total`, summed over tasks.
     pub fn dropped_records(&self) -> u64 {
         self.core.borrow().tasks.iter().map(Task::dropped_records).sum()
+    }
+
+    /// Input records skipped after a failure under
+    /// [`RecordErrorHandler::LogAndContinue`](crate::RecordErrorHandler::LogAndContinue), summed
+    /// over tasks. (The runtime's `skipped` also counts invalid timestamps and refused outputs,
+    /// which the driver cannot meet.)
+    pub fn skipped_records(&self) -> u64 {
+        self.core.borrow().tasks.iter().map(Task::skipped_records).sum()
+    }
+
+    /// Input records sent to the dead-letter topic after a failure under
+    /// [`RecordErrorHandler::DeadLetter`](crate::RecordErrorHandler::DeadLetter); read them with an
+    /// output topic on [`StreamsConfig::dead_letter_topic`](crate::StreamsConfig::dead_letter_topic)
+    /// (with byte serdes, as their bytes may be what failed).
+    pub fn dead_lettered_records(&self) -> u64 {
+        self.core.borrow().tasks.iter().map(Task::dead_lettered_records).sum()
     }
 
     /// The key-value store `name`, read with the default serdes of `K` and `V`.

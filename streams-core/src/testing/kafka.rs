@@ -140,6 +140,30 @@ impl TestKafka {
         self.create_named_topic(&self.unique_name(hint), partitions)
     }
 
+    /// The existing topic `name` (e.g. one the application created: its dead-letter topic), to read
+    /// it; it is deleted when the returned value is dropped.
+    ///
+    /// # Panics
+    /// When the topic does not exist, or the broker does not answer in 30 s.
+    pub fn existing_topic(&self, name: &str) -> TestTopic {
+        let metadata = self
+            .admin
+            .inner()
+            .fetch_metadata(Some(name), TIMEOUT)
+            .unwrap_or_else(|e| panic!("reading the metadata of {name}: {e}"));
+        let partitions = metadata
+            .topics()
+            .first()
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+            .map(|t| t.partitions().len() as i32)
+            .unwrap_or_else(|| panic!("topic {name} does not exist"));
+        TestTopic {
+            name: name.to_string(),
+            partitions,
+            admin: self.admin.clone(),
+        }
+    }
+
     /// Creates the topic `name` exactly (e.g. an application's changelog, to fill it before the
     /// application starts) and waits until every partition has a leader. It is deleted when the
     /// returned value is dropped.

@@ -4,7 +4,7 @@
 use std::any::Any;
 
 use crate::error::{Error, Result};
-use crate::processor::node::{Node, take_record};
+use crate::processor::node::Node;
 use crate::processor::task::Task;
 use crate::processor::{Data, PunctuatorId, Record};
 use crate::runtime::RawRecord;
@@ -12,8 +12,12 @@ use crate::serde::SharedSerde;
 
 /// Deserializes a topic's records and forwards them.
 ///
-/// A record whose key or value cannot be deserialized, or whose timestamp is missing or negative
-/// (Kafka Streams' default `FailOnInvalidTimestamp`), fails with an error naming it.
+/// A record whose key or value cannot be deserialized fails with [`Error::Deserialization`], for
+/// the deserialization error handler; one whose timestamp is missing or negative (Kafka Streams'
+/// default `FailOnInvalidTimestamp`) fails with an error naming it.
+///
+/// The raw record stays in its slot (the source borrows its bytes), so the task still has it to
+/// dead-letter when processing fails anywhere downstream.
 pub(crate) struct SourceNode<K, V> {
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
@@ -31,16 +35,26 @@ impl<K: Data, V: Data> Node for SourceNode<K, V> {
     }
 
     fn process(&mut self, record: &mut dyn Any, task: &mut Task, me: usize) -> Result<()> {
-        let raw: RawRecord = take_record(record, task.node_name(me));
+        let raw = record
+            .downcast_mut::<Option<RawRecord>>()
+            .and_then(Option::as_mut)
+            .unwrap_or_else(|| panic!("source {} received no raw record", task.node_name(me)));
         let topic = task.record_metadata().map_or("", |m| m.topic.as_str());
         let key = self
             .key_serde
             .deserialize(topic, raw.key.as_deref())
-            .map_err(|e| Error::processing(format!("deserializing the key: {e}")))?;
+            .map_err(|e| Error::Deserialization(format!("deserializing the key: {e}")))?;
         let value = self
             .value_serde
             .deserialize(topic, raw.value.as_deref())
-            .map_err(|e| Error::processing(format!("deserializing the value: {e}")))?;
+            .map_err(|e| Error::Deserialization(format!("deserializing the value: {e}")))?;
+        // The headers travel on with the record; a copy stays behind only when a failure
+        // downstream may have to dead-letter the original.
+        let headers = if task.keeps_failed_records() {
+            raw.headers.clone()
+        } else {
+            std::mem::take(&mut raw.headers)
+        };
         let timestamp = match raw.timestamp {
             Some(timestamp) if timestamp >= 0 => timestamp,
             other => {
@@ -56,7 +70,7 @@ impl<K: Data, V: Data> Node for SourceNode<K, V> {
                 key,
                 value,
                 timestamp,
-                headers: raw.headers.into(),
+                headers: headers.into(),
             },
         )
     }
