@@ -60,6 +60,8 @@ mod guides {
     struct Configuration;
     #[doc = include_str!("../../docs/dsl.md")]
     struct Dsl;
+    #[doc = include_str!("../../docs/error-handling.md")]
+    struct ErrorHandling;
     #[doc = include_str!("../../docs/joins.md")]
     struct Joins;
     #[doc = include_str!("../../docs/pipe.md")]
