@@ -366,3 +366,47 @@ fn an_output_the_producer_refuses_stops_the_application_or_is_skipped_and_counte
         ProductionErrorHandler::Skip,
     );
 }
+
+/// Values to text, the value 7 as 5,000 bytes: accepted by the producer, refused by a topic whose
+/// `max.message.bytes` is 2,000 — a refusal that arrives with the delivery report.
+fn with_a_large_output(input: &str, output: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, i64>(input)
+        .map_values(|v| if v == 7 { "y".repeat(5_000) } else { v.to_string() })
+        .to(output);
+    builder.build().unwrap()
+}
+
+#[test]
+fn an_output_the_broker_refuses_stops_the_application_even_under_skip() {
+    // librdkafka reports a broker's refusal for the whole batch the record was in: skipping would
+    // drop good records with it. The application stops, committing nothing past the refusal.
+    let Some(kafka) = TestKafka::from_env() else { return };
+    let input = kafka.create_topic("refused-in", 1);
+    kafka.produce_records(&input, (0..100).map(|i| record(i, false)));
+    for guarantee in [ProcessingGuarantee::AtLeastOnce, ProcessingGuarantee::ExactlyOnceV2] {
+        let output = kafka.create_topic_with_config("refused-out", 1, &[("max.message.bytes", "2000")]);
+        let app = kafka.unique_name("refused");
+        let state = tempfile::tempdir().unwrap();
+        let mut streams = KafkaStreams::new(
+            with_a_large_output(input.name(), output.name()),
+            config(&app, &kafka, state.path())
+                .with_processing_guarantee(guarantee)
+                .with_commit_interval(Duration::from_millis(100))
+                .with_production_error_handler(ProductionErrorHandler::Skip),
+        )
+        .unwrap();
+        streams.start().unwrap();
+        let error = run_until_failed(&mut streams);
+        assert!(matches!(error, Error::Delivery { .. }), "{guarantee:?}: {error}");
+        assert!(error.to_string().contains(output.name()), "{error}");
+        assert_eq!(streams.stats().skipped, 0, "{guarantee:?}");
+        let committed = kafka.committed_offsets(&app, &input).get(&0).copied();
+        assert!(
+            committed.is_none_or(|offset| offset <= 7),
+            "{guarantee:?}: committed {committed:?}, past the refused record"
+        );
+        kafka.delete_topics_with_prefix(&app);
+    }
+}

@@ -39,10 +39,6 @@ pub(crate) struct Delivery {
     acked: Mutex<HashMap<(String, i32), i64>>,
     /// Delivery reports handled so far (acknowledged or failed).
     reports: AtomicU64,
-    /// Set when records the broker refuses for a reason of their own are skipped
-    /// ([`ProductionErrorHandler::Skip`](super::ProductionErrorHandler::Skip) under at-least-once):
-    /// where they are counted.
-    skip_refused: Option<SkipCounter>,
 }
 
 /// Counts output records skipped by the production error handler.
@@ -79,15 +75,6 @@ pub(crate) fn refuses_the_record(error: &KafkaError) -> bool {
 }
 
 impl Delivery {
-    /// Delivery reports whose record-level refusals are skipped and counted in `skip` (`None`: every
-    /// failure is one).
-    pub(crate) fn new(skip_refused: Option<SkipCounter>) -> Self {
-        Delivery {
-            skip_refused,
-            ..Delivery::default()
-        }
-    }
-
     /// The first delivery failure, as an error.
     pub(crate) fn check(&self) -> Result<()> {
         match &*lock(&self.failure) {
@@ -122,12 +109,11 @@ impl ProducerContext for Delivery {
                     .or_insert(message.offset());
                 *entry = (*entry).max(message.offset());
             }
-            Err((error, message)) => match &self.skip_refused {
-                Some(skip) if refuses_the_record(error) => skip.skipped(message.topic(), error),
-                _ => {
-                    lock(&self.failure).get_or_insert_with(|| (message.topic().to_string(), error.to_string()));
-                }
-            },
+            // Never skipped, even under `ProductionErrorHandler::Skip`: librdkafka reports a
+            // broker's refusal for every record of the batch, good ones included.
+            Err((error, message)) => {
+                lock(&self.failure).get_or_insert_with(|| (message.topic().to_string(), error.to_string()));
+            }
         }
     }
 }

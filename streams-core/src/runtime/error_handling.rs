@@ -72,9 +72,12 @@ pub enum ProductionErrorHandler {
     /// Drop the output record, log it and count it in `streams_skipped_records_total` and
     /// [`StreamsStats::skipped`](crate::runtime::StreamsStats::skipped); processing goes on.
     ///
-    /// Under exactly-once this applies to records the producer refuses when they are sent (the
-    /// client-side size check of `message.max.bytes`); a record the broker rejects later has already
-    /// made the transaction abortable, and stops the application as `Fail` does.
+    /// This applies to records the producer refuses when they are sent, one by one (its
+    /// `message.max.bytes` check, 1,000,000 bytes by default). A refusal by the broker (a topic's
+    /// smaller `max.message.bytes`, a missing authorization) arrives later for a whole batch of
+    /// records, good ones included, so it is never skipped: it stops the application as `Fail`
+    /// does. Keep the producer's `message.max.bytes` at most the topics' `max.message.bytes` to
+    /// have oversized records skipped one by one.
     Skip,
 }
 

@@ -26,8 +26,7 @@ use tracing::{error, info, warn};
 
 use super::RawRecord;
 use super::client_config::{consumer_config, producer_config};
-use super::collector::{Delivery, SharedProducer, SkipCounter};
-use super::error_handling::ProductionErrorHandler;
+use super::collector::{Delivery, SharedProducer};
 use super::internal_topics::TopicLayout;
 use super::kafka_streams::{AppShared, Counters, Query, StreamThreadExceptionResponse};
 use super::metrics::{ThreadMetrics, consumer_lag};
@@ -159,16 +158,8 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
             )
             .set("transaction.timeout.ms", "10000");
     }
-    let metrics = ThreadMetrics::new(&shared.name);
-    let skip_refused = (config.production_error_handler() == ProductionErrorHandler::Skip).then(|| SkipCounter {
-        counters: setup.counters.clone(),
-        metric: metrics.skipped.clone(),
-    });
-    // Under exactly-once a record the broker refuses has made the transaction abortable: it cannot
-    // be skipped after the fact, only before it is sent (see `ProducerCollector`).
-    let delivery = Delivery::new(if exactly_once { None } else { skip_refused.clone() });
     let producer: BaseProducer<Delivery> = producer_settings
-        .create_with_context(delivery)
+        .create_with_context(Delivery::default())
         .map_err(|e| Error::kafka("creating the producer", e))?;
     if exactly_once {
         producer
@@ -176,7 +167,7 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
             .map_err(|e| Error::kafka("initialising transactions", e))?;
     }
     let context = ThreadContext {
-        metrics,
+        metrics: ThreadMetrics::new(&shared.name),
         assigned: Mutex::new(Vec::new()),
         rebalancing: AtomicBool::new(true),
         failure: Mutex::new(None),

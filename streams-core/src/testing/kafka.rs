@@ -171,13 +171,26 @@ impl TestKafka {
     /// # Panics
     /// When the topic exists, or the broker refuses or does not answer in 30 s.
     pub fn create_named_topic(&self, name: &str, partitions: i32) -> TestTopic {
+        self.create_named_topic_with_config(name, partitions, &[])
+    }
+
+    /// [`create_topic`](Self::create_topic) with topic settings, e.g. `("max.message.bytes", "1000")`.
+    ///
+    /// # Panics
+    /// When the broker refuses or does not answer in 30 s.
+    pub fn create_topic_with_config(&self, hint: &str, partitions: i32, settings: &[(&str, &str)]) -> TestTopic {
+        self.create_named_topic_with_config(&self.unique_name(hint), partitions, settings)
+    }
+
+    fn create_named_topic_with_config(&self, name: &str, partitions: i32, settings: &[(&str, &str)]) -> TestTopic {
         let name = name.to_string();
         let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
-        let results = block_on(self.admin.create_topics(
-            &[NewTopic::new(&name, partitions, TopicReplication::Fixed(1))],
-            &options,
-        ))
-        .unwrap_or_else(|e| panic!("creating topic {name}: {e}"));
+        let topic = settings.iter().fold(
+            NewTopic::new(&name, partitions, TopicReplication::Fixed(1)),
+            |topic, (key, value)| topic.set(key, value),
+        );
+        let results = block_on(self.admin.create_topics(&[topic], &options))
+            .unwrap_or_else(|e| panic!("creating topic {name}: {e}"));
         for result in results {
             if let Err((topic, code)) = result {
                 panic!("creating topic {topic}: {code}");
