@@ -58,6 +58,8 @@ pub use runtime::{ProductionErrorHandler, RecordErrorHandler};
 mod guides {
     #[doc = include_str!("../../docs/configuration.md")]
     struct Configuration;
+    #[doc = include_str!("../../docs/deduplication.md")]
+    struct Deduplication;
     #[doc = include_str!("../../docs/dsl.md")]
     struct Dsl;
     #[doc = include_str!("../../docs/error-handling.md")]

@@ -2,11 +2,14 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::branched::BranchedKStream;
 use super::builder::Shared;
+use super::deduplicated::Deduplicated;
 use super::options::{Named, Produced, Repartitioned};
 use crate::error::Error;
+use crate::processor::ops::dedupe::Dedupe;
 use crate::processor::ops::filter::Filter;
 use crate::processor::ops::flat_map::FlatMap;
 use crate::processor::ops::flat_map_values::FlatMapValues;
@@ -18,6 +21,8 @@ use crate::processor::ops::select_key::SelectKey;
 use crate::processor::ops::sink::SinkTopic;
 use crate::processor::{Data, Processor};
 use crate::serde::DefaultSerde;
+use crate::state::StoreBuilder;
+use crate::time::{duration, ms};
 use crate::topology::TopicName;
 
 /// A stream of records with keys `K` and values `V`.
@@ -344,6 +349,114 @@ impl<K: Data, V: Data> KStream<K, V> {
             Ok(node)
         });
         KStream::new(self.building.clone(), node, true)
+    }
+
+    /// Drops replays: a record whose id `id(&key, &value)` was already forwarded with a timestamp
+    /// within `window` of its own (`|t - t'| <= window`, event time, both ends inclusive) is
+    /// dropped; every other record is forwarded unchanged (key, value, timestamp, headers), and its
+    /// id remembered at its timestamp. Ids use the default serde of `I`.
+    ///
+    /// This makes processing of an at-least-once input idempotent: a client re-posting the same
+    /// transaction id, or a producer retrying a send, yields one record downstream.
+    ///
+    /// - **Time.** Only record timestamps count, never the wall clock. The first forwarded record of
+    ///   an id holds the window; dropped replays do not extend it (KIP-655), so a replay more than
+    ///   `window` after the original passes, and is remembered in turn.
+    /// - **Order.** Replays are found in either order (an earlier timestamp arriving later) while
+    ///   the record is at most the grace behind stream time; the grace is `window` unless
+    ///   [`Deduplicated::with_grace`] says otherwise, and ids are kept for `window + grace + 1 ms` of
+    ///   stream time. A record further behind is checked against the ids still kept: dropped if a
+    ///   match is found, otherwise forwarded (a duplicate is preferred to a loss).
+    /// - **Null ids.** An id its serde writes as null (`None`, with the default `Option<T>` serde)
+    ///   is never checked nor remembered: the record passes.
+    /// - **Partitions.** State is per task: a replay is found only in the partition of its
+    ///   original, as when replays carry the original's key. Otherwise key the stream by the id
+    ///   and [`repartition`](Self::repartition) first. No repartition is added here.
+    /// - **Failures.** The ids live in a window store (RocksDB, logged to
+    ///   `<application.id>-<store>-changelog`), restored after a crash or a move. Under
+    ///   exactly-once the store and the outputs commit together, so deduplication is exact. Under
+    ///   at-least-once a crash replays the records since the last commit: they may be forwarded
+    ///   again (as by every operator), never lost. See `docs/deduplication.md`.
+    ///
+    /// Dropped replays are not counted in the dropped-records metric, which counts late records.
+    ///
+    /// ```
+    /// use streams_core::StreamsConfig;
+    /// use streams_core::dsl::StreamsBuilder;
+    /// use streams_core::testing::TopologyTestDriver;
+    /// use streams_core::time::minutes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream::<String, String>("payments") // card → "txn-id:amount"
+    ///     .dedupe_by(|_card, payment| payment.split(':').next().unwrap_or_default().to_string(), minutes(10))
+    ///     .to("payments-once");
+    /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::for_tests("dedupe"))?;
+    /// let payments = driver.input_topic::<String, String>("payments");
+    /// payments.pipe_input_at("card-1".into(), "t1:500".into(), 0);
+    /// payments.pipe_input_at("card-1".into(), "t1:500".into(), 60_000); // a retry a minute later
+    /// payments.pipe_input_at("card-1".into(), "t2:700".into(), 61_000);
+    /// let out = driver.output_topic::<String, String>("payments-once");
+    /// assert_eq!(out.read_values_to_list(), vec!["t1:500".to_string(), "t2:700".to_string()]);
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn dedupe_by<I, F>(&self, id: F, window: Duration) -> KStream<K, V>
+    where
+        I: DefaultSerde,
+        F: Fn(&K, &V) -> I + Send + Sync + 'static,
+    {
+        self.dedupe_by_with(id, window, Deduplicated::default())
+    }
+
+    /// [`dedupe_by`](Self::dedupe_by) with an id serde, node and store names, a grace, and the
+    /// store's caching, logging and storage ([`Deduplicated`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use streams_core::dsl::{Deduplicated, StreamsBuilder};
+    /// use streams_core::serde::I64Serde;
+    /// use streams_core::time::{hours, minutes};
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream::<String, i64>("orders") // customer → order number
+    ///     .dedupe_by_with(
+    ///         |_customer, order| *order,
+    ///         hours(24),
+    ///         Deduplicated::with(Arc::new(I64Serde)).with_name("order-dedupe").with_grace(minutes(30)),
+    ///     )
+    ///     .to("orders-once");
+    /// let topology = builder.build()?;
+    /// assert!(topology.describe().to_string().contains("Processor: order-dedupe (stores: [order-dedupe-store])"));
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn dedupe_by_with<I, F>(&self, id: F, window: Duration, deduplicated: Deduplicated<I>) -> KStream<K, V>
+    where
+        I: 'static,
+        F: Fn(&K, &V) -> I + Send + Sync + 'static,
+    {
+        let window_ms = ms(window);
+        let grace_ms = deduplicated.grace.map_or(window_ms, ms);
+        let retention_ms = window_ms.saturating_add(grace_ms).saturating_add(1);
+        let mut building = self.building.borrow_mut();
+        let store_name = (deduplicated.store_name.clone())
+            .or_else(|| deduplicated.name.as_ref().map(|name| format!("{name}-store")));
+        let store = building.name("KSTREAM-DEDUPLICATE-STATE-STORE-", store_name);
+        let name = building.name("KSTREAM-DEDUPLICATE-", deduplicated.name.clone());
+        let spec = StoreBuilder::window(&store, duration(window_ms), duration(retention_ms));
+        let spec = deduplicated.configure(spec);
+        let (id, id_serde) = (Arc::new(id), deduplicated.id_serde);
+        let node = building.add_stateful(&name, self.node, spec, move || Dedupe {
+            id: id.clone(),
+            window_ms,
+            grace_ms,
+            store: store.clone(),
+            id_serde: id_serde.clone(),
+            handle: None,
+            epoch: 0,
+        });
+        drop(building);
+        KStream::new(self.building.clone(), node, self.key_changed)
     }
 
     /// Writes the stream to `topic` with the default serdes of `K` and `V`; ends the stream.

@@ -25,6 +25,7 @@
 
 mod branched;
 mod builder;
+mod deduplicated;
 mod grouped;
 mod join;
 mod kstream;
@@ -35,6 +36,7 @@ mod windowed;
 
 pub use branched::{Branched, BranchedKStream};
 pub use builder::StreamsBuilder;
+pub use deduplicated::Deduplicated;
 pub use grouped::{Grouped, KGroupedStream};
 pub use join::{GlobalKTable, Joined, StreamJoined};
 pub use kstream::KStream;

@@ -2,6 +2,7 @@
 //! (or, for sources and sinks, a [`Node`](super::node::Node)) over a user function.
 
 pub(crate) mod branch;
+pub(crate) mod dedupe;
 pub(crate) mod filter;
 pub(crate) mod flat_map;
 pub(crate) mod flat_map_values;
