@@ -60,6 +60,7 @@ pub struct StreamsConfig {
     processing_error_handler: RecordErrorHandler,
     production_error_handler: ProductionErrorHandler,
     dead_letter_topic: Option<String>,
+    repartition_purge_interval: Duration,
     max_task_idle: Duration,
     buffered_records_per_partition: usize,
     num_stream_threads: usize,
@@ -108,6 +109,7 @@ impl StreamsConfig {
             processing_error_handler: RecordErrorHandler::Fail,
             production_error_handler: ProductionErrorHandler::Fail,
             dead_letter_topic: None,
+            repartition_purge_interval: Duration::from_secs(30),
             max_task_idle: Duration::ZERO,
             buffered_records_per_partition: Self::DEFAULT_BUFFERED_RECORDS_PER_PARTITION,
             num_stream_threads: 1,
@@ -227,6 +229,14 @@ impl StreamsConfig {
     /// source topic, the broker's default replication) whenever a handler dead-letters.
     pub fn with_dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
         self.dead_letter_topic = Some(topic.into());
+        self
+    }
+
+    /// How often committed records are deleted from repartition topics (Kafka Streams'
+    /// `repartition.purge.interval.ms`, default 30 s). Repartition topics keep records with no
+    /// time limit until then.
+    pub fn with_repartition_purge_interval(mut self, interval: Duration) -> Self {
+        self.repartition_purge_interval = interval;
         self
     }
 
@@ -360,6 +370,11 @@ impl StreamsConfig {
         self.dead_letter_topic
             .clone()
             .unwrap_or_else(|| format!("{}-dlq", self.application_id))
+    }
+
+    /// The repartition purge interval.
+    pub fn repartition_purge_interval(&self) -> Duration {
+        self.repartition_purge_interval
     }
 
     /// The correlation-id header, if any.
@@ -507,6 +522,7 @@ impl fmt::Debug for StreamsConfig {
             .field("processing_error_handler", &self.processing_error_handler)
             .field("production_error_handler", &self.production_error_handler)
             .field("dead_letter_topic", &self.dead_letter_topic())
+            .field("repartition_purge_interval", &self.repartition_purge_interval)
             .field("max_task_idle", &self.max_task_idle)
             .field("buffered_records_per_partition", &self.buffered_records_per_partition)
             .field("num_stream_threads", &self.num_stream_threads)

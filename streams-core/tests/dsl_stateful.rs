@@ -690,7 +690,12 @@ fn internal_topics_follow_kafka_streams_naming_and_settings() {
             topic(
                 "app-word-counts-repartition",
                 TopicPurpose::Repartition,
-                &[("cleanup.policy", s("delete"))]
+                &[
+                    ("cleanup.policy", s("delete")),
+                    ("retention.ms", s("-1")),
+                    ("segment.bytes", s("52428800")),
+                    ("segment.ms", s("600000"))
+                ]
             ),
         ]
     );

@@ -414,3 +414,56 @@ fn a_repartitioning_topology_spreads_over_two_instances() {
     second.close().unwrap();
     kafka.delete_topics_with_prefix(&app);
 }
+
+#[test]
+fn committed_records_are_purged_from_repartition_topics_under_both_guarantees() {
+    let Some(kafka) = TestKafka::from_env() else { return };
+    let input = kafka.create_topic("purge-in", 2);
+    kafka.produce(
+        &input,
+        (0..2_000).map(|i| {
+            (
+                Some(format!("k{i}").into_bytes()),
+                Some(format!("w{}", i % 50).into_bytes()),
+            )
+        }),
+    );
+    for guarantee in [
+        streams_core::ProcessingGuarantee::AtLeastOnce,
+        streams_core::ProcessingGuarantee::ExactlyOnceV2,
+    ] {
+        let app = kafka.unique_name("purge");
+        let state = tempfile::tempdir().unwrap();
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<String, String>(input.name())
+            .group_by(|_, word: &String| word.clone())
+            .count_with(Materialized::named("word-counts"));
+        let config = StreamsConfig::new(&app, kafka.bootstrap_servers())
+            .with_state_dir(state.path())
+            .with_processing_guarantee(guarantee)
+            .with_commit_interval(Duration::from_millis(100))
+            .with_repartition_purge_interval(Duration::from_millis(200));
+        let mut streams = KafkaStreams::new(builder.build().unwrap(), config).unwrap();
+        streams.start().unwrap();
+        common::wait_for("every record read twice", WAIT, || streams.stats().processed == 4_000);
+        // Every record of the repartition topic (2,000, one per input) was committed, then deleted:
+        // the partitions start past them (under exactly-once, transaction markers take offsets too,
+        // and the last one stays).
+        let repartition = format!("{app}-word-counts-repartition");
+        common::wait_for("the repartition topic purged", WAIT, || {
+            kafka.start_offsets_of(&repartition, 2).values().sum::<i64>() >= 2_000
+        });
+        let total: i64 = streams
+            .key_value_store::<String, i64>("word-counts")
+            .unwrap()
+            .all()
+            .unwrap()
+            .into_iter()
+            .map(|(_, count)| count)
+            .sum();
+        assert_eq!(total, 2_000, "{guarantee:?}");
+        streams.close().unwrap();
+        kafka.delete_topics_with_prefix(&app);
+    }
+}

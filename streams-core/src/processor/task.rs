@@ -608,12 +608,14 @@ impl Task {
                     dead_letter_topic = %topic,
                     "sending a record that failed to the dead-letter topic"
                 );
-                self.collector.send_dead_letter(&topic, dead).map_err(|send| Error::Record {
-                    topic: record.topic.clone(),
-                    partition: record.partition,
-                    offset: record.offset,
-                    reason: format!("could not dead-letter it to {topic} ({send}) after: {error}"),
-                })?;
+                self.collector
+                    .send_dead_letter(&topic, dead)
+                    .map_err(|send| Error::Record {
+                        topic: record.topic.clone(),
+                        partition: record.partition,
+                        offset: record.offset,
+                        reason: format!("could not dead-letter it to {topic} ({send}) after: {error}"),
+                    })?;
                 self.dead_lettered_records += 1;
                 Ok(())
             }

@@ -13,6 +13,7 @@ mod internal_topics;
 mod kafka_streams;
 pub mod metrics;
 mod pipe;
+mod purge;
 mod queries;
 mod record_queue;
 mod restore;
@@ -23,8 +24,8 @@ mod timestamps;
 
 pub use error_handling::{ErrorKind, ProductionErrorHandler, RecordErrorHandler};
 pub use kafka_streams::{KafkaStreams, StreamThreadExceptionResponse, StreamsState, StreamsStats};
-pub(crate) use pipe::{panic_message, send};
 pub use pipe::{Pipe, PipeStats, RawRecord, RunningPipe, SourcePosition};
+pub(crate) use pipe::{panic_message, send};
 pub use queries::{KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlyWindowStore};
 pub use restore::StateRestoreListener;
 pub use timestamps::{InvalidTimestampPolicy, RecordTimestamp, TimestampExtractor, timestamp_from_value};

@@ -28,6 +28,7 @@ use super::error_handling::{ErrorPolicy, ProductionErrorHandler};
 use super::internal_topics::TopicLayout;
 use super::kafka_streams::Counters;
 use super::metrics::ThreadMetrics;
+use super::purge::RepartitionPurge;
 use super::record_queue::{Queued, RecordQueues};
 use super::restore::{Restorer, Start};
 use super::timestamps::{Stamped, stamp};
@@ -41,7 +42,7 @@ use crate::state::directory::{StateDirectory, TaskDirectory};
 use crate::state::logging::ChangelogContext;
 use crate::state::rocksdb::RocksDbMemory;
 use crate::state::{StoreEnv, StoreInstance};
-use crate::topology::{SubTopology, Topology};
+use crate::topology::{SubTopology, TopicPurpose, Topology};
 
 /// How long a commit waits for outstanding records to be acknowledged.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -90,6 +91,8 @@ pub(crate) struct TaskManager {
     /// Since when commits have found the producer unable to flush.
     flush_failing_since: Option<Instant>,
     counters: Arc<Counters>,
+    /// Deletes committed records of repartition topics.
+    purge: RepartitionPurge,
 }
 
 /// How many records one task processes before the next task's turn.
@@ -109,7 +112,14 @@ impl TaskManager {
         counters: Arc<Counters>,
         metrics: ThreadMetrics,
     ) -> Self {
+        let repartition_topics = topology
+            .internal_topics(config.application_id())
+            .into_iter()
+            .filter(|topic| topic.purpose == TopicPurpose::Repartition)
+            .map(|topic| topic.name)
+            .collect();
         TaskManager {
+            purge: RepartitionPurge::new(repartition_topics, &config),
             metrics,
             exactly_once: config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2,
             in_transaction: false,
@@ -551,6 +561,10 @@ impl TaskManager {
         let started = Instant::now();
         let result = self.commit_in_order(consumer, mode);
         self.metrics.commit_latency.record(started.elapsed().as_secs_f64());
+        if result.is_ok() {
+            let owned: Vec<(String, i32)> = self.tasks.values().flat_map(|t| t.partitions.iter().cloned()).collect();
+            self.purge.maybe_purge(consumer, &owned);
+        }
         result
     }
 

@@ -348,6 +348,21 @@ impl TestKafka {
         self.end_offsets_of(&topic.name, topic.partitions)
     }
 
+    /// The start offset (the first offset still kept: records before it were deleted) of
+    /// partitions `0..partitions` of any topic, e.g. an application's repartition topic.
+    pub fn start_offsets_of(&self, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+        (0..partitions)
+            .map(|partition| {
+                let (low, _) = self
+                    .admin
+                    .inner()
+                    .fetch_watermarks(topic, partition, TIMEOUT)
+                    .unwrap_or_else(|e| panic!("reading the start offsets of {topic}: {e}"));
+                (partition, low)
+            })
+            .collect()
+    }
+
     /// The end offset of partitions `0..partitions` of any topic, e.g. an application's changelog.
     pub fn end_offsets_of(&self, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
         (0..partitions)

@@ -172,9 +172,21 @@ pub struct InternalTopic {
     pub purpose: TopicPurpose,
     /// Topic settings: `cleanup.policy=compact` for key-value changelogs; `compact,delete` with
     /// `retention.ms` = store retention + 1 day for window and session changelogs;
-    /// `cleanup.policy=delete` for repartition topics.
+    /// `cleanup.policy=delete`, `retention.ms=-1` and 50 MB / 10 min segments for repartition
+    /// topics (whose records the runtime deletes itself once they are committed, so records of any
+    /// age are kept until processed).
     pub config: BTreeMap<String, String>,
 }
+
+/// Kafka Streams' repartition topic settings: records never expire by time (an application
+/// reprocessing old data must not lose its re-keyed records to the broker's default 7-day
+/// retention); the runtime purges what it has committed instead.
+const REPARTITION_TOPIC_CONFIG: [(&str, &str); 4] = [
+    ("cleanup.policy", "delete"),
+    ("retention.ms", "-1"),
+    ("segment.bytes", "52428800"),
+    ("segment.ms", "600000"),
+];
 
 /// How much longer than its store a window or session changelog keeps records (Kafka Streams'
 /// `windowstore.changelog.additional.retention.ms` default).
@@ -324,7 +336,10 @@ impl Topology {
             .map(|topic| InternalTopic {
                 name: topic.resolve(application_id),
                 purpose: TopicPurpose::Repartition,
-                config: BTreeMap::from([("cleanup.policy".to_string(), "delete".to_string())]),
+                config: REPARTITION_TOPIC_CONFIG
+                    .iter()
+                    .map(|(key, value)| (key.to_string(), value.to_string()))
+                    .collect(),
             })
             .collect();
         // Global tables restore from their own topic: no changelog.
