@@ -58,11 +58,16 @@ fn produce(kafka: &TestKafka, topic: &TestTopic, range: std::ops::Range<usize>) 
 #[ignore = "a helper process started by the exactly-once crash test"]
 fn eos_helper_counting_application() {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("run by the crash test only ({name})"));
-    let config = config(
+    let mut config = config(
         &var("EOS_APP"),
         &var("STREAMS_BOOTSTRAP_SERVERS"),
         var("EOS_STATE").as_ref(),
     );
+    if std::env::var_os("EOS_STATIC").is_some() {
+        config = config
+            .with_static_membership(true)
+            .with_consumer_config("session.timeout.ms", "30000");
+    }
     let mut streams = KafkaStreams::new(counting(&var("EOS_INPUT"), &var("EOS_OUTPUT")), config).unwrap();
     streams.start().unwrap();
     loop {
@@ -80,7 +85,22 @@ struct Helper {
 
 impl Helper {
     fn start(app: &str, state: &std::path::Path, input: &TestTopic, output: &TestTopic) -> Helper {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        Self::start_with(app, state, input, output, false)
+    }
+
+    /// A helper; with `static_membership`, a static group member whose session lasts 30 s.
+    fn start_with(
+        app: &str,
+        state: &std::path::Path,
+        input: &TestTopic,
+        output: &TestTopic,
+        static_membership: bool,
+    ) -> Helper {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        if static_membership {
+            command.env("EOS_STATIC", "1");
+        }
+        let mut child = command
             .args([
                 "--exact",
                 "eos_helper_counting_application",
@@ -227,5 +247,33 @@ fn a_clean_restart_under_exactly_once_restores_nothing() {
     // key-7 is records 7, 37, 67, …, 1087.
     assert_eq!(count, Some(37));
     streams.close().unwrap();
+    kafka.delete_topics_with_prefix(&app);
+}
+
+#[test]
+fn with_static_membership_a_killed_instance_restarts_without_waiting_for_its_session() {
+    // The session lasts 30 s: a restart that had to wait for the dead member's session to expire
+    // would take that long. A static member comes back under its old member id at once.
+    let Some(kafka) = TestKafka::from_env() else { return };
+    let input = kafka.create_topic("static-in", 2);
+    let output = kafka.create_topic("static-out", 2);
+    let app = kafka.unique_name("static");
+    let state = tempfile::tempdir().unwrap();
+    produce(&kafka, &input, 0..1_000);
+    let mut helper = Helper::start_with(&app, state.path(), &input, &output, true);
+    helper.wait_processed(1_000);
+    helper.kill();
+
+    let restarted = Instant::now();
+    let mut helper = Helper::start_with(&app, state.path(), &input, &output, true);
+    produce(&kafka, &input, 1_000..1_100);
+    helper.wait_processed(1);
+    let took = restarted.elapsed();
+    eprintln!("static membership: restart to first processed record in {took:?}");
+    assert!(
+        took < Duration::from_secs(15),
+        "a restarted static member resumes well within its 30 s session, took {took:?}"
+    );
+    helper.kill();
     kafka.delete_topics_with_prefix(&app);
 }

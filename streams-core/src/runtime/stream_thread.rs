@@ -80,6 +80,22 @@ pub(crate) struct ThreadSetup {
     pub(crate) app: Arc<AppShared>,
 }
 
+/// The `group.instance.id` of stream thread `thread`: the one the user gave as a prefix, or, under
+/// static membership, one derived from the application and instance ids; `None` for a dynamic
+/// member.
+fn group_instance_id(
+    given: Option<&str>,
+    config: &StreamsConfig,
+    thread: &str,
+    process_id: impl FnOnce() -> Result<String>,
+) -> Result<Option<String>> {
+    Ok(match given {
+        Some(prefix) => Some(format!("{prefix}-{thread}")),
+        None if config.static_membership() => Some(format!("{}-{}-{thread}", config.application_id(), process_id()?)),
+        None => None,
+    })
+}
+
 /// The body of a stream thread: runs incarnations until stopped; when one fails, the uncaught-error
 /// handler says whether a new one replaces it or the client (or the whole application) shuts down.
 pub(crate) fn thread_main(setup: ThreadSetup, shared: Arc<ThreadShared>, queries: mpsc::Receiver<Query>) {
@@ -145,12 +161,16 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
         "client.id",
         format!("{}-{}-producer", config.application_id(), shared.name),
     );
-    if exactly_once {
-        // Stable across restarts of this instance, so a restarted instance fences its dead
-        // predecessor's transaction at once instead of waiting for it to time out.
-        let process_id = StateDirectory::new(config.state_dir(), config.application_id())
+    // Stable across restarts of this instance (kept in its state directory).
+    let process_id = || {
+        StateDirectory::new(config.state_dir(), config.application_id())
             .process_id()
-            .map_err(|e| Error::Config(e.to_string()))?;
+            .map_err(|e| Error::Config(e.to_string()))
+    };
+    if exactly_once {
+        // A restarted instance fences its dead predecessor's transaction at once instead of
+        // waiting for it to time out.
+        let process_id = process_id()?;
         producer_settings
             .set(
                 "transactional.id",
@@ -178,6 +198,12 @@ fn run_incarnation(setup: &ThreadSetup, shared: &ThreadShared, queries: &mpsc::R
     if exactly_once {
         // Repartition topics are written in transactions: read only what was committed.
         client.set("isolation.level", "read_committed");
+    }
+    // Static membership: one stable member id per stream thread, so a restarted instance takes its
+    // partitions back without waiting for its predecessor's session to time out.
+    let given = client.get("group.instance.id").map(str::to_string);
+    if let Some(id) = group_instance_id(given.as_deref(), config, &shared.name, process_id)? {
+        client.set("group.instance.id", id);
     }
     if client.get("statistics.interval.ms").is_none() {
         // Consumer lag per partition comes from librdkafka's statistics.
@@ -383,5 +409,26 @@ impl StreamThread<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_stream_thread_gets_its_own_static_member_id() {
+        let config = StreamsConfig::new("fraud", "b:1");
+        let id = |given: Option<&str>, config: &StreamsConfig| {
+            group_instance_id(given, config, "StreamThread-2", || Ok("p-17".to_string())).unwrap()
+        };
+        assert_eq!(id(None, &config), None, "dynamic membership by default");
+        let static_config = config.clone().with_static_membership(true);
+        assert_eq!(id(None, &static_config).as_deref(), Some("fraud-p-17-StreamThread-2"));
+        assert_eq!(
+            id(Some("host-a"), &config).as_deref(),
+            Some("host-a-StreamThread-2"),
+            "a given id is a prefix: threads must not share one"
+        );
     }
 }
