@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::materialized::StoreOptions;
 use crate::serde::{DefaultSerde, SharedSerde};
 use crate::state::StoreBuilder;
 
@@ -30,9 +31,7 @@ pub struct Deduplicated<I> {
     pub(crate) store_name: Option<String>,
     pub(crate) id_serde: SharedSerde<I>,
     pub(crate) grace: Option<Duration>,
-    pub(crate) caching: bool,
-    pub(crate) logging: bool,
-    pub(crate) in_memory: bool,
+    pub(crate) store: StoreOptions,
 }
 
 impl<I> Clone for Deduplicated<I> {
@@ -42,9 +41,7 @@ impl<I> Clone for Deduplicated<I> {
             store_name: self.store_name.clone(),
             id_serde: self.id_serde.clone(),
             grace: self.grace,
-            caching: self.caching,
-            logging: self.logging,
-            in_memory: self.in_memory,
+            store: self.store,
         }
     }
 }
@@ -55,9 +52,7 @@ impl<I> fmt::Debug for Deduplicated<I> {
             .field("name", &self.name)
             .field("store_name", &self.store_name)
             .field("grace", &self.grace)
-            .field("caching", &self.caching)
-            .field("logging", &self.logging)
-            .field("in_memory", &self.in_memory)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -86,9 +81,11 @@ impl<I> Deduplicated<I> {
             store_name: None,
             id_serde,
             grace: None,
-            caching: false,
-            logging: true,
-            in_memory: false,
+            store: StoreOptions {
+                caching: false,
+                logging: true,
+                in_memory: false,
+            },
         }
     }
 
@@ -119,28 +116,26 @@ impl<I> Deduplicated<I> {
     /// the changelog at commit or eviction rather than at once. It changes nothing in what is
     /// forwarded.
     pub fn with_caching(mut self) -> Self {
-        self.caching = true;
+        self.store.caching = true;
         self
     }
 
     /// No changelog topic: the remembered ids are lost when the store is (a crash with the local
     /// state gone, a move to another instance), and replays of them then pass.
     pub fn without_logging(mut self) -> Self {
-        self.logging = false;
+        self.store.logging = false;
         self
     }
 
     /// Kept in memory rather than RocksDB: restored in full from its changelog whenever its task
     /// starts.
     pub fn in_memory(mut self) -> Self {
-        self.in_memory = true;
+        self.store.in_memory = true;
         self
     }
 
     /// `store` with this caching, logging and storage.
     pub(crate) fn configure(&self, store: StoreBuilder) -> StoreBuilder {
-        let store = store.with_caching(self.caching);
-        let store = if self.in_memory { store.in_memory() } else { store };
-        if self.logging { store } else { store.without_logging() }
+        self.store.configure(store)
     }
 }

@@ -26,9 +26,25 @@ pub struct Materialized<K, V> {
     pub(crate) key_serde: SharedSerde<K>,
     pub(crate) value_serde: SharedSerde<V>,
     pub(crate) retention: Option<Duration>,
+    pub(crate) store: StoreOptions,
+}
+
+/// How a DSL operator's store is kept: behind a write cache or not, logged to a changelog or not,
+/// in RocksDB or in memory (shared by [`Materialized`] and the other operators' options).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoreOptions {
     pub(crate) caching: bool,
     pub(crate) logging: bool,
     pub(crate) in_memory: bool,
+}
+
+impl StoreOptions {
+    /// `store` with this caching, logging and storage.
+    pub(crate) fn configure(&self, store: StoreBuilder) -> StoreBuilder {
+        let store = store.with_caching(self.caching);
+        let store = if self.in_memory { store.in_memory() } else { store };
+        if self.logging { store } else { store.without_logging() }
+    }
 }
 
 impl<K, V> fmt::Debug for Materialized<K, V> {
@@ -36,9 +52,7 @@ impl<K, V> fmt::Debug for Materialized<K, V> {
         f.debug_struct("Materialized")
             .field("name", &self.name)
             .field("retention", &self.retention)
-            .field("caching", &self.caching)
-            .field("logging", &self.logging)
-            .field("in_memory", &self.in_memory)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -65,9 +79,11 @@ impl<K, V> Materialized<K, V> {
             key_serde,
             value_serde,
             retention: None,
-            caching: true,
-            logging: true,
-            in_memory: false,
+            store: StoreOptions {
+                caching: true,
+                logging: true,
+                in_memory: false,
+            },
         }
     }
 
@@ -86,27 +102,25 @@ impl<K, V> Materialized<K, V> {
 
     /// No write cache: every update is forwarded.
     pub fn without_caching(mut self) -> Self {
-        self.caching = false;
+        self.store.caching = false;
         self
     }
 
     /// No changelog topic: the store is rebuilt from nothing after a move or a crash.
     pub fn without_logging(mut self) -> Self {
-        self.logging = false;
+        self.store.logging = false;
         self
     }
 
     /// Kept in memory rather than RocksDB (Kafka's `Stores.inMemory*` suppliers): restored in full
     /// from its changelog whenever its task starts.
     pub fn in_memory(mut self) -> Self {
-        self.in_memory = true;
+        self.store.in_memory = true;
         self
     }
 
     /// `store` with this caching, logging and storage.
     pub(crate) fn configure(&self, store: StoreBuilder) -> StoreBuilder {
-        let store = store.with_caching(self.caching);
-        let store = if self.in_memory { store.in_memory() } else { store };
-        if self.logging { store } else { store.without_logging() }
+        self.store.configure(store)
     }
 }

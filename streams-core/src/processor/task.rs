@@ -566,18 +566,25 @@ impl Task {
             return Err(error);
         };
         let processor = self.names[failure.node].as_str();
-        match self.errors.handler(kind) {
+        let handler = self.errors.handler(kind);
+        if handler == RecordErrorHandler::Fail {
+            return Err(error);
+        }
+        let topic = self.errors.dead_letter_topic.clone();
+        warn!(
+            topic = %record.topic,
+            partition = record.partition,
+            offset = record.offset,
+            %kind,
+            processor,
+            reason = %failure.message,
+            ?handler,
+            dead_letter_topic = (handler == RecordErrorHandler::DeadLetter).then_some(topic.as_str()),
+            "a record failed; skipping it"
+        );
+        match handler {
             RecordErrorHandler::Fail => Err(error),
             RecordErrorHandler::LogAndContinue => {
-                warn!(
-                    topic = %record.topic,
-                    partition = record.partition,
-                    offset = record.offset,
-                    %kind,
-                    processor,
-                    reason = %failure.message,
-                    "skipping a record that failed (LogAndContinue)"
-                );
                 self.skipped_records += 1;
                 Ok(())
             }
@@ -596,17 +603,6 @@ impl Task {
                         processor,
                         message: &failure.message,
                     },
-                );
-                let topic = self.errors.dead_letter_topic.clone();
-                warn!(
-                    topic = %record.topic,
-                    partition = record.partition,
-                    offset = record.offset,
-                    %kind,
-                    processor,
-                    reason = %failure.message,
-                    dead_letter_topic = %topic,
-                    "sending a record that failed to the dead-letter topic"
                 );
                 self.collector
                     .send_dead_letter(&topic, dead)
