@@ -1,6 +1,6 @@
 //! [`Change`]: what table nodes forward: a key's new value and the value it replaces.
 
-use crate::serde::{Serde, SerdeError, SharedSerde};
+use crate::serde::{Serde, SerdeError, SerdeErrorKind, SharedSerde};
 
 /// An update of a table row: the new value (`None`: the row is deleted, a tombstone) and the old
 /// one (`None`: the row did not exist). Table operators forward changes so that downstream
@@ -53,7 +53,7 @@ impl<V: 'static> Serde<Change<V>> for ChangeSerde<V> {
         bytes.push(flags);
         bytes.extend_from_slice(
             &u32::try_from(new.len())
-                .map_err(|_| SerdeError::new("value over 4 GiB"))?
+                .map_err(|_| SerdeError::of(SerdeErrorKind::Unserializable, "value over 4 GiB"))?
                 .to_be_bytes(),
         );
         bytes.extend_from_slice(&new);
@@ -62,18 +62,21 @@ impl<V: 'static> Serde<Change<V>> for ChangeSerde<V> {
     }
 
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Change<V>, SerdeError> {
-        let bytes = bytes.ok_or_else(|| SerdeError::new("null where a change was expected"))?;
+        let bytes = bytes.ok_or_else(|| SerdeError::of(SerdeErrorKind::Null, "null where a change was expected"))?;
         if bytes.len() < 5 {
-            return Err(SerdeError::new(format!(
-                "{} bytes: too short for a change",
-                bytes.len()
-            )));
+            return Err(SerdeError::of(
+                SerdeErrorKind::Truncated,
+                format!("{} bytes: too short for a change", bytes.len()),
+            ));
         }
         let flags = bytes[0];
         let length = u32::from_be_bytes(bytes[1..5].try_into().expect("4 bytes")) as usize;
         let rest = &bytes[5..];
         if rest.len() < length {
-            return Err(SerdeError::new("a change's new value is cut short"));
+            return Err(SerdeError::of(
+                SerdeErrorKind::Truncated,
+                "a change's new value is cut short",
+            ));
         }
         let (new, old) = rest.split_at(length);
         let new = if flags & 1 != 0 {

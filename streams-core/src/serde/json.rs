@@ -9,12 +9,13 @@ use ::serde::Serialize;
 use ::serde::de::DeserializeOwned;
 
 use super::primitive::non_null;
-use super::{Serde, SerdeError};
+use super::{Serde, SerdeError, SerdeErrorKind};
 
 /// A `T` as JSON text in UTF-8, through `serde_json`: compact, fields in declaration order.
 ///
 /// Null bytes are an error (use `Option<T>` to read tombstones), and so is text that is not a `T`,
-/// with `serde_json`'s message. Keys must serialize deterministically: a `HashMap` writes its
+/// with `serde_json`'s message; its [kind](super::SerdeErrorKind) is `Truncated` for text that ends
+/// early, `Malformed` for text that is not JSON, and `TypeMismatch` for JSON of another shape. Keys must serialize deterministically: a `HashMap` writes its
 /// entries in no fixed order, so key types should use a `BTreeMap`. Non-finite floats have no JSON
 /// form; `serde_json` writes them as `null`, which does not read back as a float.
 ///
@@ -71,15 +72,36 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     fn serialize(&self, _topic: &str, value: &T) -> Result<Option<Vec<u8>>, SerdeError> {
-        serde_json::to_vec(value)
-            .map(Some)
-            .map_err(|e| SerdeError::new(format!("could not write a {} as JSON: {e}", type_name::<T>())))
+        serde_json::to_vec(value).map(Some).map_err(|e| {
+            SerdeError::of(
+                SerdeErrorKind::Unserializable,
+                format!("could not write a {} as JSON: {e}", type_name::<T>()),
+            )
+        })
     }
 
     fn deserialize(&self, _topic: &str, bytes: Option<&[u8]>) -> Result<T, SerdeError> {
         let bytes = non_null(bytes, type_name::<T>())?;
-        serde_json::from_slice(bytes)
-            .map_err(|e| SerdeError::new(format!("could not read a {} from JSON: {e}", type_name::<T>())))
+        serde_json::from_slice(bytes).map_err(|e| {
+            SerdeError::of(
+                read_error_kind(&e),
+                format!("could not read a {} from JSON: {e}", type_name::<T>()),
+            )
+        })
+    }
+}
+
+/// The kind of a `serde_json` reading error: text that ends early is
+/// [`Truncated`](SerdeErrorKind::Truncated), text that is not JSON (bad syntax, invalid UTF-8,
+/// trailing characters, nesting past the recursion limit) is
+/// [`Malformed`](SerdeErrorKind::Malformed), and JSON of another shape than the type (a wrong type, a
+/// missing field, an unknown variant, a number out of range) is a
+/// [`TypeMismatch`](SerdeErrorKind::TypeMismatch).
+fn read_error_kind(error: &serde_json::Error) -> SerdeErrorKind {
+    match error.classify() {
+        serde_json::error::Category::Eof => SerdeErrorKind::Truncated,
+        serde_json::error::Category::Data => SerdeErrorKind::TypeMismatch,
+        serde_json::error::Category::Syntax | serde_json::error::Category::Io => SerdeErrorKind::Malformed,
     }
 }
 

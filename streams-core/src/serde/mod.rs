@@ -50,15 +50,87 @@ pub use json::JsonSerde;
 pub use option::OptionSerde;
 pub use primitive::{BoolSerde, BytesSerde, F32Serde, F64Serde, I16Serde, I32Serde, I64Serde, StringSerde, UnitSerde};
 
-/// Why a key or value could not be (de)serialized.
+/// Why a key or value could not be (de)serialized: a [`SerdeErrorKind`] (for handlers and
+/// metrics to tell failures apart) and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SerdeError(pub String);
+#[error("{message}")]
+pub struct SerdeError {
+    kind: SerdeErrorKind,
+    message: String,
+}
+
+/// What kind of (de)serialization failure a [`SerdeError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SerdeErrorKind {
+    /// The bytes are not in the expected format (invalid UTF-8, not JSON, a wrong length).
+    Malformed,
+    /// The bytes end before the value does.
+    Truncated,
+    /// Null bytes where the type has no null (use `Option<T>` for tombstones).
+    Null,
+    /// Well-formed bytes of another shape than the type (JSON of another structure, an Avro
+    /// record that does not resolve into the reader's type).
+    TypeMismatch,
+    /// Schema-registry framing: the first byte is not the Confluent magic byte 0.
+    WrongMagicByte,
+    /// Schema-registry framing: the registry has no schema with the record's schema id.
+    UnknownSchemaId,
+    /// The schema registry could not be reached or answered with an error.
+    RegistryUnavailable,
+    /// The registry refused a schema as incompatible with the subject's earlier versions.
+    IncompatibleSchema,
+    /// A value the serde cannot write (e.g. a map key JSON cannot hold, a value too large).
+    Unserializable,
+}
+
+impl SerdeErrorKind {
+    /// A short, stable name: `malformed`, `truncated`, `null`, `type-mismatch`,
+    /// `wrong-magic-byte`, `unknown-schema-id`, `registry-unavailable`, `incompatible-schema`,
+    /// `unserializable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SerdeErrorKind::Malformed => "malformed",
+            SerdeErrorKind::Truncated => "truncated",
+            SerdeErrorKind::Null => "null",
+            SerdeErrorKind::TypeMismatch => "type-mismatch",
+            SerdeErrorKind::WrongMagicByte => "wrong-magic-byte",
+            SerdeErrorKind::UnknownSchemaId => "unknown-schema-id",
+            SerdeErrorKind::RegistryUnavailable => "registry-unavailable",
+            SerdeErrorKind::IncompatibleSchema => "incompatible-schema",
+            SerdeErrorKind::Unserializable => "unserializable",
+        }
+    }
+}
+
+impl std::fmt::Display for SerdeErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 impl SerdeError {
-    /// An error with this message.
+    /// A [`SerdeErrorKind::Malformed`] error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        SerdeError(message.into())
+        SerdeError::of(SerdeErrorKind::Malformed, message)
+    }
+
+    /// An error of `kind` with this message.
+    pub fn of(kind: SerdeErrorKind, message: impl Into<String>) -> Self {
+        SerdeError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> SerdeErrorKind {
+        self.kind
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -67,6 +139,12 @@ impl SerdeError {
 /// `topic` is the topic the bytes are written to or were read from (schema-registry serdes derive
 /// the subject from it). Implementations must be deterministic: equal values give equal bytes, since
 /// bytes are what state stores and partitioners compare.
+///
+/// # Errors
+/// Implementations must not panic on any input bytes: bad input is a [`SerdeError`] whose
+/// [`SerdeErrorKind`] says what was wrong (the built-in serdes are property-tested for this with
+/// arbitrary bytes). A deserialization error of a source record goes to the deserialization error
+/// handler with the record's topic, partition and offset.
 pub trait Serde<T>: Send + Sync + 'static {
     /// The bytes of `value`; `None` writes a null key or value.
     fn serialize(&self, topic: &str, value: &T) -> Result<Option<Vec<u8>>, SerdeError>;

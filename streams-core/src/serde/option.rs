@@ -4,7 +4,7 @@ use std::any::type_name;
 use std::fmt;
 use std::sync::Arc;
 
-use super::{DefaultSerde, Serde, SerdeError, SharedSerde};
+use super::{DefaultSerde, Serde, SerdeError, SerdeErrorKind, SharedSerde};
 
 /// `Option<T>` over a serde of `T`: `None` is null, `Some(v)` is the bytes the inner serde writes
 /// for `v`.
@@ -53,10 +53,13 @@ impl<T: 'static> Serde<Option<T>> for OptionSerde<T> {
         };
         match self.inner.serialize(topic, value)? {
             Some(bytes) => Ok(Some(bytes)),
-            None => Err(SerdeError::new(format!(
-                "the serde of {} wrote null for a value in Some, which would read back as None",
-                type_name::<T>()
-            ))),
+            None => Err(SerdeError::of(
+                SerdeErrorKind::Unserializable,
+                format!(
+                    "the serde of {} wrote null for a value in Some, which would read back as None",
+                    type_name::<T>()
+                ),
+            )),
         }
     }
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{DefaultSerde, Serde, SerdeError, SharedSerde};
+use super::{DefaultSerde, Serde, SerdeError, SerdeErrorKind, SharedSerde};
 
 /// `String` as UTF-8, as Kafka's `Serdes.String()` with its default encoding.
 ///
@@ -23,9 +23,12 @@ impl Serde<String> for StringSerde {
 
     fn deserialize(&self, _topic: &str, bytes: Option<&[u8]>) -> Result<String, SerdeError> {
         let bytes = non_null(bytes, "String")?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|e| SerdeError::new(format!("invalid UTF-8 where a String was expected: {e}")))
+        std::str::from_utf8(bytes).map(str::to_owned).map_err(|e| {
+            SerdeError::of(
+                SerdeErrorKind::Malformed,
+                format!("invalid UTF-8 where a String was expected: {e}"),
+            )
+        })
     }
 }
 
@@ -143,9 +146,10 @@ impl Serde<bool> for BoolSerde {
         match fixed_width(bytes, "bool")? {
             [0x00] => Ok(false),
             [0x01] => Ok(true),
-            [other] => Err(SerdeError::new(format!(
-                "byte 0x{other:02X} where a bool was expected (0x01 is true, 0x00 is false)"
-            ))),
+            [other] => Err(SerdeError::of(
+                SerdeErrorKind::Malformed,
+                format!("byte 0x{other:02X} where a bool was expected (0x01 is true, 0x00 is false)"),
+            )),
         }
     }
 }
@@ -164,28 +168,47 @@ impl Serde<()> for UnitSerde {
     fn deserialize(&self, _topic: &str, bytes: Option<&[u8]>) -> Result<(), SerdeError> {
         match bytes {
             None => Ok(()),
-            Some(bytes) => Err(SerdeError::new(format!(
-                "{} where a () was expected: a () key or value is always null",
-                byte_count(bytes.len())
-            ))),
+            Some(bytes) => Err(SerdeError::of(
+                SerdeErrorKind::Malformed,
+                format!(
+                    "{} where a () was expected: a () key or value is always null",
+                    byte_count(bytes.len())
+                ),
+            )),
         }
     }
 }
 
-/// The bytes of a key or value that may not be null; null is an error naming the `expected` type.
+/// The bytes of a key or value that may not be null; null is a [`SerdeErrorKind::Null`] error
+/// naming the `expected` type.
 pub(super) fn non_null<'a>(bytes: Option<&'a [u8]>, expected: &str) -> Result<&'a [u8], SerdeError> {
-    bytes.ok_or_else(|| SerdeError::new(format!("null key or value where a {expected} was expected")))
+    bytes.ok_or_else(|| {
+        SerdeError::of(
+            SerdeErrorKind::Null,
+            format!("null key or value where a {expected} was expected"),
+        )
+    })
 }
 
-/// The `N` bytes of a fixed-width `expected` type; null or any other length is an error.
+/// The `N` bytes of a fixed-width `expected` type; null is an error, and so is any other length:
+/// fewer bytes are [`Truncated`](SerdeErrorKind::Truncated), more are
+/// [`Malformed`](SerdeErrorKind::Malformed).
 fn fixed_width<const N: usize>(bytes: Option<&[u8]>, expected: &str) -> Result<[u8; N], SerdeError> {
     let bytes = non_null(bytes, expected)?;
     bytes.try_into().map_err(|_| {
-        SerdeError::new(format!(
-            "{} where a {expected} was expected: a {expected} is exactly {}",
-            byte_count(bytes.len()),
-            byte_count(N)
-        ))
+        let kind = if bytes.len() < N {
+            SerdeErrorKind::Truncated
+        } else {
+            SerdeErrorKind::Malformed
+        };
+        SerdeError::of(
+            kind,
+            format!(
+                "{} where a {expected} was expected: a {expected} is exactly {}",
+                byte_count(bytes.len()),
+                byte_count(N)
+            ),
+        )
     })
 }
 

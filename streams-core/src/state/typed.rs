@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::traits::{KeyValueBytesStore, SessionBytesStore, SessionWindow, WindowBytesStore};
 use crate::error::{Error, Result};
-use crate::serde::{Serde, SerdeError, SharedSerde};
+use crate::serde::{Serde, SerdeError, SerdeErrorKind, SharedSerde};
 
 /// A value with the timestamp of the record that last changed it (Kafka's `ValueAndTimestamp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +29,13 @@ impl<V: 'static> Serde<ValueAndTimestamp<V>> for TimestampedSerde<V> {
     }
 
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<ValueAndTimestamp<V>, SerdeError> {
-        let bytes = bytes.ok_or_else(|| SerdeError::new("null where a timestamped value was expected"))?;
+        let bytes =
+            bytes.ok_or_else(|| SerdeError::of(SerdeErrorKind::Null, "null where a timestamped value was expected"))?;
         if bytes.len() < 8 {
-            return Err(SerdeError::new(format!(
-                "{} bytes: too short for a timestamped value",
-                bytes.len()
-            )));
+            return Err(SerdeError::of(
+                SerdeErrorKind::Truncated,
+                format!("{} bytes: too short for a timestamped value", bytes.len()),
+            ));
         }
         let (time, value) = bytes.split_at(8);
         Ok(ValueAndTimestamp {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::serde::{DefaultSerde, Serde, SerdeError, SharedSerde};
+use crate::serde::{DefaultSerde, Serde, SerdeError, SerdeErrorKind, SharedSerde};
 
 /// A window: `start` and `end` in milliseconds since the epoch.
 ///
@@ -95,7 +95,8 @@ impl<K: 'static> Serde<Windowed<K>> for TimeWindowedSerde<K> {
     }
 
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Windowed<K>, SerdeError> {
-        let bytes = bytes.ok_or_else(|| SerdeError::new("null where a windowed key was expected"))?;
+        let bytes =
+            bytes.ok_or_else(|| SerdeError::of(SerdeErrorKind::Null, "null where a windowed key was expected"))?;
         let (key, start) = split_time(bytes)?;
         let key = self.inner.deserialize(topic, Some(key))?;
         Ok(Windowed::new(
@@ -132,7 +133,8 @@ impl<K: 'static> Serde<Windowed<K>> for SessionWindowedSerde<K> {
     }
 
     fn deserialize(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Windowed<K>, SerdeError> {
-        let bytes = bytes.ok_or_else(|| SerdeError::new("null where a windowed key was expected"))?;
+        let bytes =
+            bytes.ok_or_else(|| SerdeError::of(SerdeErrorKind::Null, "null where a windowed key was expected"))?;
         let (rest, start) = split_time(bytes)?;
         let (key, end) = split_time(rest)?;
         let key = self.inner.deserialize(topic, Some(key))?;
@@ -141,17 +143,22 @@ impl<K: 'static> Serde<Windowed<K>> for SessionWindowedSerde<K> {
 }
 
 fn key_bytes<K: 'static>(inner: &SharedSerde<K>, topic: &str, key: &K) -> Result<Vec<u8>, SerdeError> {
-    inner
-        .serialize(topic, key)?
-        .ok_or_else(|| SerdeError::new("a windowed key's key serialized to null"))
+    inner.serialize(topic, key)?.ok_or_else(|| {
+        SerdeError::of(
+            SerdeErrorKind::Unserializable,
+            "a windowed key's key serialized to null",
+        )
+    })
 }
 
 /// Splits the trailing 8-byte big-endian timestamp off `bytes`.
 fn split_time(bytes: &[u8]) -> Result<(&[u8], i64), SerdeError> {
-    let at = bytes
-        .len()
-        .checked_sub(8)
-        .ok_or_else(|| SerdeError::new(format!("{} bytes: too short for a windowed key", bytes.len())))?;
+    let at = bytes.len().checked_sub(8).ok_or_else(|| {
+        SerdeError::of(
+            SerdeErrorKind::Truncated,
+            format!("{} bytes: too short for a windowed key", bytes.len()),
+        )
+    })?;
     let (key, time) = bytes.split_at(at);
     Ok((key, i64::from_be_bytes(time.try_into().expect("8 bytes"))))
 }

@@ -43,11 +43,11 @@ impl<K: Data, V: Data> Node for SourceNode<K, V> {
         let key = self
             .key_serde
             .deserialize(topic, raw.key.as_deref())
-            .map_err(|e| Error::Deserialization(format!("deserializing the key: {e}")))?;
+            .map_err(|e| Error::Deserialization(format!("deserializing the key ({}): {e}", e.kind())))?;
         let value = self
             .value_serde
             .deserialize(topic, raw.value.as_deref())
-            .map_err(|e| Error::Deserialization(format!("deserializing the value: {e}")))?;
+            .map_err(|e| Error::Deserialization(format!("deserializing the value ({}): {e}", e.kind())))?;
         // The headers travel on with the record; a copy stays behind only when a failure
         // downstream may have to dead-letter the original.
         let headers = if task.keeps_failed_records() {
