@@ -72,6 +72,8 @@ mod guides {
     struct ProcessorApi;
     #[doc = include_str!("../../docs/runtime.md")]
     struct Runtime;
+    #[doc = include_str!("../../docs/serdes.md")]
+    struct Serdes;
     #[doc = include_str!("../../docs/state.md")]
     struct State;
     #[doc = include_str!("../../docs/testing-topologies.md")]

@@ -42,6 +42,7 @@
 
 use std::sync::Arc;
 
+pub mod avro;
 mod json;
 mod option;
 mod primitive;
