@@ -254,3 +254,49 @@ fn avro_records_flow_through_a_topology_on_the_broker() {
     assert_eq!(first.currency, "USD");
     kafka.delete_topics_with_prefix(&app);
 }
+
+#[test]
+fn arbitrary_avro_bodies_after_a_known_schema_id_never_panic() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let Some(registry) = registry() else { return };
+    let topic = unique("fuzzed");
+    let serde = AvroSerde::<PaymentV2>::new(registry, PAYMENT_V2).unwrap();
+    let valid = serde
+        .serialize(
+            &topic,
+            &PaymentV2 {
+                id: "x".into(),
+                cents: 1,
+                currency: "EUR".into(),
+            },
+        )
+        .unwrap()
+        .unwrap();
+    let header = valid[..5].to_vec();
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(256);
+    let mut runner = TestRunner::new(Config::with_cases(cases));
+    runner
+        .run(&prop::collection::vec(any::<u8>(), 0..48), |body| {
+            let mut bytes = header.clone();
+            bytes.extend_from_slice(&body);
+            if let Err(error) = serde.deserialize(&topic, Some(&bytes)) {
+                prop_assert!(
+                    matches!(
+                        error.kind(),
+                        SerdeErrorKind::Malformed | SerdeErrorKind::Truncated | SerdeErrorKind::TypeMismatch
+                    ),
+                    "{error}"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Cut short anywhere after the header: an error, never a panic or a wrong value.
+    for end in 5..valid.len() {
+        assert!(serde.deserialize(&topic, Some(&valid[..end])).is_err(), "cut at {end}");
+    }
+}
