@@ -74,6 +74,8 @@ pub struct SchemaRegistryBuilder {
     basic: Option<(String, Option<String>)>,
     bearer: Option<String>,
     timeout: Duration,
+    ca_certificates: Option<Vec<u8>>,
+    client_certificate: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl fmt::Debug for SchemaRegistryBuilder {
@@ -83,6 +85,11 @@ impl fmt::Debug for SchemaRegistryBuilder {
             .field("basic_auth", &self.basic.as_ref().map(|(user, _)| (user, "<redacted>")))
             .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
             .field("timeout", &self.timeout)
+            .field("ca_certificates", &self.ca_certificates.as_ref().map(Vec::len))
+            .field(
+                "client_certificate",
+                &self.client_certificate.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -106,11 +113,53 @@ impl SchemaRegistryBuilder {
         self
     }
 
-    /// The registry. `https` URLs are verified against the system's trust store (native TLS).
+    /// Trusts the CA certificates in `pem` (one or more PEM blocks) for `https` URLs, besides
+    /// the system's trust store.
+    pub fn with_ca_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificates = Some(pem.into());
+        self
+    }
+
+    /// Authenticates with a client certificate (mutual TLS): the certificate chain and its PKCS#8
+    /// private key, both PEM.
+    pub fn with_client_certificate_pem(mut self, certificate: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.client_certificate = Some((certificate.into(), key.into()));
+        self
+    }
+
+    /// The registry. `https` URLs are verified against the system's trust store (native TLS) and
+    /// the CA certificates given.
     ///
     /// # Errors
-    /// [`SerdeErrorKind::RegistryUnavailable`] when the HTTP client cannot be built.
+    /// [`SerdeErrorKind::RegistryUnavailable`] when the HTTP client cannot be built (an invalid
+    /// certificate or key).
     pub fn build(self) -> Result<SchemaRegistry, SerdeError> {
+        let tls_error = |what: &str, e: reqwest::Error| {
+            SerdeError::of(
+                SerdeErrorKind::RegistryUnavailable,
+                format!("schema registry {}: invalid {what}: {e}", self.url),
+            )
+        };
+        let mut client = reqwest::Client::builder();
+        if let Some(pem) = &self.ca_certificates {
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| tls_error("CA certificates", e))?;
+            if certificates.is_empty() {
+                return Err(SerdeError::of(
+                    SerdeErrorKind::RegistryUnavailable,
+                    format!(
+                        "schema registry {}: no PEM certificate in the CA certificates",
+                        self.url
+                    ),
+                ));
+            }
+            client = client.tls_certs_merge(certificates);
+        }
+        if let Some((certificate, key)) = &self.client_certificate {
+            let identity =
+                reqwest::Identity::from_pkcs8_pem(certificate, key).map_err(|e| tls_error("client certificate", e))?;
+            client = client.identity(identity);
+        }
         let mut builder = SrSettings::new_builder(self.url.clone());
         builder.set_timeout(self.timeout).no_proxy();
         let auth = if let Some((user, password)) = &self.basic {
@@ -122,7 +171,7 @@ impl SchemaRegistryBuilder {
         } else {
             None
         };
-        let settings = builder.build().map_err(|e| {
+        let settings = builder.build_with(client).map_err(|e| {
             SerdeError::of(
                 SerdeErrorKind::RegistryUnavailable,
                 format!("schema registry client for {}: {e}", self.url),
@@ -146,6 +195,8 @@ impl SchemaRegistry {
             basic: None,
             bearer: None,
             timeout: Duration::from_secs(30),
+            ca_certificates: None,
+            client_certificate: None,
         }
     }
 
@@ -537,6 +588,44 @@ mod tests {
         let registry = builder.build().unwrap();
         let text = format!("{registry:?}");
         assert!(!text.contains("s3cret") && text.contains("basic"), "{text}");
+    }
+
+    /// A self-signed certificate (`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256
+    /// -nodes -subj /CN=registry.test -days 36500`), for the settings only: no server uses it.
+    const CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----
+MIIBiDCCAS2gAwIBAgIUNX1EdyrZ3C7pk6+nnbBY8udRQ/QwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNcmVnaXN0cnkudGVzdDAgFw0yNjExMjcwNjI5MjdaGA8yMTI2
+MTEwMzA2MjkyN1owGDEWMBQGA1UEAwwNcmVnaXN0cnkudGVzdDBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABF5+eaJXQweEtmABfveka2/yiYEDiOnDNeWppnB9aYZd
++JNE2rN4Bi0RvXVyYILvnA4aA/paWawrvJfmTEASj+ijUzBRMB0GA1UdDgQWBBSU
+JQs9yPvtzidPkRQWRwthBHMr6jAfBgNVHSMEGDAWgBSUJQs9yPvtzidPkRQWRwth
+BHMr6jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQD4ySSjHI6g
+YznLKBUDuOQB7C8QG3hXyFs+/W4lpRO5rgIhALGBcKxbQDfWdit3nKgcp33gQph5
+1hF6ufnd8/T8Alw6
+-----END CERTIFICATE-----
+";
+
+    #[test]
+    fn tls_settings_are_checked_when_the_registry_is_built() {
+        let bad = SchemaRegistry::builder("https://registry.test")
+            .with_ca_certificates_pem("not a certificate")
+            .build()
+            .unwrap_err();
+        assert_eq!(bad.kind(), SerdeErrorKind::RegistryUnavailable);
+        assert!(bad.message().contains("CA certificates"), "{bad}");
+        let bad_identity = SchemaRegistry::builder("https://registry.test")
+            .with_client_certificate_pem(CERTIFICATE, "not a key")
+            .build()
+            .unwrap_err();
+        assert!(bad_identity.message().contains("client certificate"), "{bad_identity}");
+        let builder =
+            SchemaRegistry::builder("https://registry.test").with_client_certificate_pem(CERTIFICATE, "secret key");
+        assert!(!format!("{builder:?}").contains("secret key"));
+        // A real CA certificate is accepted.
+        SchemaRegistry::builder("https://registry.test")
+            .with_ca_certificates_pem(CERTIFICATE)
+            .build()
+            .unwrap();
     }
 
     #[test]
