@@ -300,3 +300,109 @@ fn arbitrary_avro_bodies_after_a_known_schema_id_never_panic() {
         assert!(serde.deserialize(&topic, Some(&valid[..end])).is_err(), "cut at {end}");
     }
 }
+
+/// A TCP forwarder in front of the registry that can be cut off: what goes through it after the
+/// cut fails, so a serde still working then did not need the registry.
+struct CutOff {
+    address: std::net::SocketAddr,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    connections: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl CutOff {
+    fn new(target: &str) -> CutOff {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let authority = target
+            .split("//")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let connections: Arc<std::sync::Mutex<Vec<TcpStream>>> = Arc::default();
+        let (open2, connections2) = (open.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !open2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused from now on
+                }
+                let server = TcpStream::connect(&authority).unwrap();
+                let mut all = connections2.lock().unwrap();
+                all.push(client.try_clone().unwrap());
+                all.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        CutOff {
+            address,
+            open,
+            connections,
+        }
+    }
+
+    /// The registry URL through the forwarder.
+    fn url(&self, target: &str) -> String {
+        let path = target
+            .split("//")
+            .nth(1)
+            .unwrap()
+            .split_once('/')
+            .map_or("", |(_, path)| path);
+        format!("http://{}/{path}", self.address)
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn the_registry_is_asked_once_per_schema_not_per_record() {
+    if registry().is_none() {
+        return;
+    }
+    let target = std::env::var(URL_ENV).unwrap();
+    let forwarder = CutOff::new(&target);
+    let registry = SchemaRegistry::builder(forwarder.url(&target))
+        .with_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let topic = unique("cached");
+    let serde = AvroSerde::<PaymentV1>::new(registry, PAYMENT_V1).unwrap();
+    let payment = |i: i64| PaymentV1 {
+        id: format!("p-{i}"),
+        cents: i,
+    };
+    let first = serde.serialize(&topic, &payment(0)).unwrap().unwrap();
+    assert_eq!(serde.deserialize(&topic, Some(&first)).unwrap(), payment(0));
+
+    // No registry from here on: every further record is written and read from the caches.
+    forwarder.cut();
+    for i in 1..1_000 {
+        let bytes = serde.serialize(&topic, &payment(i)).unwrap().unwrap();
+        assert_eq!(serde.deserialize(&topic, Some(&bytes)).unwrap(), payment(i));
+    }
+    // And the cut is real: a schema not seen before cannot be fetched.
+    let unknown = [0, 0x7F, 0xFF, 0xFF, 0xF1, 2, b'x'];
+    assert_eq!(
+        serde.deserialize(&topic, Some(&unknown)).unwrap_err().kind(),
+        SerdeErrorKind::RegistryUnavailable
+    );
+}
