@@ -406,3 +406,27 @@ fn the_registry_is_asked_once_per_schema_not_per_record() {
         SerdeErrorKind::RegistryUnavailable
     );
 }
+
+#[test]
+fn topic_record_name_subjects_are_per_topic_and_record() {
+    let Some(registry) = registry() else { return };
+    let topic = unique("mixed");
+    let naming = SubjectNaming::TopicRecordName;
+    let writer = AvroSerde::<PaymentV1>::new(registry.clone(), PAYMENT_V1)
+        .unwrap()
+        .with_subject_naming(naming);
+    let payment = PaymentV1 {
+        id: "t".into(),
+        cents: 3,
+    };
+    let bytes = writer.serialize(&topic, &payment).unwrap().unwrap();
+    // Found under `<topic>-streams.test.Payment` without registering…
+    let latest = AvroSerde::<PaymentV1>::new(registry.clone(), PAYMENT_V1)
+        .unwrap()
+        .with_subject_naming(naming)
+        .with_auto_register(false);
+    assert_eq!(latest.serialize(&topic, &payment).unwrap().unwrap(), bytes);
+    // …but not under another topic's subject.
+    let error = latest.serialize(&unique("other"), &payment).unwrap_err();
+    assert_eq!(error.kind(), SerdeErrorKind::UnknownSchemaId, "{error}");
+}

@@ -75,7 +75,8 @@ pub enum SerdeErrorKind {
     TypeMismatch,
     /// Schema-registry framing: the first byte is not the Confluent magic byte 0.
     WrongMagicByte,
-    /// Schema-registry framing: the registry has no schema with the record's schema id.
+    /// Schema-registry framing: the registry has no schema with the record's schema id (or, when
+    /// writing without registering, no schema under the subject).
     UnknownSchemaId,
     /// The schema registry could not be reached or answered with an error.
     RegistryUnavailable,
