@@ -15,9 +15,10 @@ use super::{Serde, SerdeError, SerdeErrorKind};
 ///
 /// Null bytes are an error (use `Option<T>` to read tombstones), and so is text that is not a `T`,
 /// with `serde_json`'s message; its [kind](super::SerdeErrorKind) is `Truncated` for text that ends
-/// early, `Malformed` for text that is not JSON, and `TypeMismatch` for JSON of another shape. Keys must serialize deterministically: a `HashMap` writes its
-/// entries in no fixed order, so key types should use a `BTreeMap`. Non-finite floats have no JSON
-/// form; `serde_json` writes them as `null`, which does not read back as a float.
+/// early, `Malformed` for text that is not JSON, and `TypeMismatch` for JSON of another shape.
+/// Keys must serialize deterministically: a `HashMap` writes its entries in no fixed order, so key
+/// types should use a `BTreeMap`. Non-finite floats have no JSON form; `serde_json` writes them as
+/// `null`, which does not read back as a float.
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
