@@ -60,7 +60,11 @@ impl RepartitionPurge {
     /// delete the records before the committed offsets. Never blocks: deletions run in the admin
     /// client's background thread. A failed deletion is only logged (the next one covers it).
     /// `owned` are the partitions this thread reads now; only theirs are purged.
-    pub(crate) fn maybe_purge<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, owned: &[(String, i32)]) {
+    pub(crate) fn maybe_purge<'a, C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        owned: impl IntoIterator<Item = &'a (String, i32)>,
+    ) {
         self.pending.retain_mut(|future| match future.now_or_never() {
             None => true,
             Some(Ok(result)) => {
@@ -81,7 +85,7 @@ impl RepartitionPurge {
         }
         self.last = Instant::now();
         let mut wanted = TopicPartitionList::new();
-        for (topic, partition) in owned.iter().filter(|(topic, _)| self.topics.contains(topic)) {
+        for (topic, partition) in owned.into_iter().filter(|(topic, _)| self.topics.contains(topic)) {
             wanted.add_partition(topic, *partition);
         }
         if wanted.count() == 0 {

@@ -562,8 +562,8 @@ impl TaskManager {
         let result = self.commit_in_order(consumer, mode);
         self.metrics.commit_latency.record(started.elapsed().as_secs_f64());
         if result.is_ok() {
-            let owned: Vec<(String, i32)> = self.tasks.values().flat_map(|t| t.partitions.iter().cloned()).collect();
-            self.purge.maybe_purge(consumer, &owned);
+            let owned = self.tasks.values().flat_map(|t| t.partitions.iter());
+            self.purge.maybe_purge(consumer, owned);
         }
         result
     }
