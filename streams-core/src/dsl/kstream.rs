@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::branched::BranchedKStream;
 use super::builder::Shared;
 use super::deduplicated::Deduplicated;
-use super::options::{Named, Produced, Repartitioned};
+use super::options::{Named, ProcessorOptions, Produced, Repartitioned};
 use crate::error::Error;
 use crate::processor::ops::dedupe::Dedupe;
 use crate::processor::ops::filter::Filter;
@@ -349,6 +349,42 @@ impl<K: Data, V: Data> KStream<K, V> {
             Ok(node)
         });
         KStream::new(self.building.clone(), node, true)
+    }
+
+    /// Runs a [`Processor`] that keeps keys on each record; `supplier` makes one per task. Unlike
+    /// [`process`](Self::process), the stream is not marked for repartitioning: the processor must
+    /// forward each result with the key of the record it came from (Kafka Streams'
+    /// `processValues`). This is how extensions such as model scoring add asynchronous processors.
+    pub fn process_values<V2: Data, P: Processor<K, V, K, V2>>(
+        &self,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+    ) -> KStream<K, V2> {
+        self.process_values_with(supplier, ProcessorOptions::default())
+    }
+
+    /// [`process_values`](Self::process_values) with options: a node name, state stores, and
+    /// whether the processor dead-letters records by itself.
+    pub fn process_values_with<V2: Data, P: Processor<K, V, K, V2>>(
+        &self,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        options: ProcessorOptions,
+    ) -> KStream<K, V2> {
+        let ProcessorOptions {
+            named,
+            stores,
+            dead_letters,
+        } = options;
+        let node = self.add("KSTREAM-PROCESSVALUES-", named.map(Named), |topology, name, parent| {
+            let node = topology.add_processor_node(name, &[parent], Vec::new(), supplier)?;
+            for store in &stores {
+                topology.connect_store(node, store)?;
+            }
+            if dead_letters {
+                topology.require_dead_letter_topic();
+            }
+            Ok(node)
+        });
+        KStream::new(self.building.clone(), node, self.key_changed)
     }
 
     /// Drops replays: a record whose id `id(&key, &value)` was already forwarded with a timestamp

@@ -42,5 +42,5 @@ pub use join::{GlobalKTable, Joined, StreamJoined};
 pub use kstream::KStream;
 pub use ktable::{KGroupedTable, KTable};
 pub use materialized::Materialized;
-pub use options::{Consumed, Named, Produced, Repartitioned};
+pub use options::{Consumed, Named, ProcessorOptions, Produced, Repartitioned};
 pub use windowed::{SessionWindowedKStream, TimeWindowedKStream, Windowing};

@@ -82,3 +82,38 @@ serde_options!(
     "Repartitions with these serdes.",
     "Names the repartition topic and its nodes."
 );
+
+/// Options of [`KStream::process_values_with`](super::KStream::process_values_with).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessorOptions {
+    pub(crate) named: Option<String>,
+    pub(crate) stores: Vec<String>,
+    pub(crate) dead_letters: bool,
+}
+
+impl ProcessorOptions {
+    /// Default options: a generated node name, no stores, no dead letters of its own.
+    pub fn new() -> Self {
+        ProcessorOptions::default()
+    }
+
+    /// The node's name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.named = Some(name.into());
+        self
+    }
+
+    /// Connects the state stores `stores` (added with
+    /// [`StreamsBuilder::add_state_store`](super::StreamsBuilder::add_state_store)).
+    pub fn with_stores(mut self, stores: &[&str]) -> Self {
+        self.stores = stores.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Declares that the processor dead-letters records by itself, so the dead-letter topic is
+    /// created at start-up (see [`Topology::require_dead_letter_topic`](crate::topology::Topology::require_dead_letter_topic)).
+    pub fn dead_lettering(mut self) -> Self {
+        self.dead_letters = true;
+        self
+    }
+}

@@ -4,10 +4,13 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use std::rc::Rc;
+
 use super::Data;
 use super::record::Record;
 use super::task::Task;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::runtime::{RawRecord, RecordErrorHandler};
 
 /// Which clock a punctuation follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,6 +54,25 @@ pub struct RecordMetadata {
     pub offset: i64,
 }
 
+/// The input record a record in flight came from, kept by an asynchronous processor so that its
+/// results and failures are tied to that record: where it was read (for error messages and the
+/// dead-letter headers) and, when the record may have to be dead-lettered, its original bytes.
+///
+/// Taken with [`ProcessorContext::origin`] while the record is processed; cheap to keep (the
+/// bytes are shared, not copied).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub(crate) metadata: RecordMetadata,
+    pub(crate) raw: Option<Rc<RawRecord>>,
+}
+
+impl Origin {
+    /// Where the input record was read from.
+    pub fn metadata(&self) -> &RecordMetadata {
+        &self.metadata
+    }
+}
+
 /// A processor's handle on its task while it processes, punctuates or initialises: forwards
 /// records to the processor's children and tells the time.
 ///
@@ -91,6 +113,36 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
     /// [`Error::Processing`](crate::Error::Processing) when this processor has no child of that name.
     pub fn forward_to(&mut self, child: &str, record: Record<K, V>) -> Result<()> {
         self.task.forward_to(self.node, child, record)
+    }
+
+    /// Forwards `record`, a result of work done for the input record `origin` (an asynchronous
+    /// processor's output), to every child, as if that input record were being processed: a
+    /// failure downstream names it and goes to the processing-error handler with it, exactly as a
+    /// failure while processing it would have.
+    ///
+    /// # Errors
+    /// What the error handler does not absorb (see [`RecordErrorHandler`]).
+    pub fn forward_from(&mut self, origin: &Origin, record: Record<K, V>) -> Result<()> {
+        self.task.forward_from(self.node, origin, record)
+    }
+
+    /// Reports that the work for the input record `origin` failed with `error` (an
+    /// [`Error::Processing`] or [`Error::Panicked`] is expected), and hands the record to `handler`,
+    /// or to the application's processing-error handler when `handler` is `None`: the record is
+    /// then skipped or dead-lettered (with its original bytes and the `__streams.errors.*`
+    /// headers), or the error is returned to stop the task.
+    ///
+    /// # Errors
+    /// The error, named after the input record, under [`RecordErrorHandler::Fail`]; a failed
+    /// dead-letter write.
+    pub fn fail_record(&mut self, origin: &Origin, error: Error, handler: Option<RecordErrorHandler>) -> Result<()> {
+        self.task.fail_record(self.node, origin, error, handler)
+    }
+
+    /// The input record being processed, to keep beside work that completes later (see
+    /// [`forward_from`](Self::forward_from)); `None` during a punctuation or `init`.
+    pub fn origin(&self) -> Option<Origin> {
+        self.task.origin()
     }
 
     /// The source topic, partition and offset of the record being processed; `None` during a

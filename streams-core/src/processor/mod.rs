@@ -63,7 +63,7 @@ pub(crate) mod task;
 
 pub use change::Change;
 pub(crate) use change::ChangeSerde;
-pub use context::{ProcessorContext, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
+pub use context::{Origin, ProcessorContext, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
 pub use record::{Headers, Record};
 pub use stores::{GlobalStoreHandle, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 
@@ -102,8 +102,75 @@ pub trait Processor<KIn, VIn, KOut = KIn, VOut = VIn>: 'static {
         Ok(())
     }
 
-    /// Called once when the task closes.
+    /// Called once when the task closes. Work still in flight in an asynchronous processor is
+    /// abandoned: the task commits nothing it covers (a clean close drains it first).
     fn close(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    /// Whether this processor completes records asynchronously: it keeps records it was given
+    /// (or hands their work to other threads) and forwards their results later, from
+    /// [`poll_async`](Processor::poll_async). The task then polls it on every turn and, before
+    /// every commit, drains it. Asked once, when the task is created. Default `false`.
+    fn is_asynchronous(&self) -> bool {
+        false
+    }
+
+    /// Makes progress on work in flight (asynchronous processors only); see [`AsyncPoll`] for
+    /// what each mode must do. Results are forwarded with
+    /// [`ProcessorContext::forward_from`], failures reported with
+    /// [`ProcessorContext::fail_record`], so each is tied to the input record it came from.
+    fn poll_async(&mut self, mode: AsyncPoll, ctx: &mut ProcessorContext<'_, KOut, VOut>) -> Result<()> {
+        let _ = (mode, ctx);
+        Ok(())
+    }
+
+    /// How many records this processor holds whose results it has not forwarded yet.
+    fn in_flight(&self) -> usize {
+        0
+    }
+
+    /// Whether it can take another record now. An asynchronous processor at its limit says
+    /// `false`: the task then stops feeding it (records wait in the input queues, and the runtime
+    /// pauses the input partitions when those fill up) until `poll_async` has made room. A record
+    /// arriving anyway (one input fanned out to several) must still be accepted.
+    fn accepts_records(&self) -> bool {
+        true
+    }
+}
+
+/// What [`Processor::poll_async`] is asked to do.
+///
+/// Work that is *in flight* is work the processor accepted but whose results it has not forwarded.
+/// A processor that batches holds records *pending* until a batch is full or has waited long
+/// enough; a pending batch is in flight too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AsyncPoll {
+    /// Forward whatever has completed, start work whose time has come (a batch that has waited
+    /// long enough by [`ProcessorContext::wall_clock_time`]); never block. Called on every turn of
+    /// the stream thread and whenever the wall clock advances.
+    Progress,
+    /// As `Progress`, then block until everything started has completed and been forwarded;
+    /// pending records not yet started may stay. The test driver calls this after every record, so
+    /// tests are deterministic.
+    Settle,
+    /// Start everything now, pending records included, and forward what has completed; never
+    /// block. Called while the runtime waits to commit.
+    Flush,
+    /// Start everything now and block until all of it has completed and been forwarded: afterwards
+    /// [`in_flight`](Processor::in_flight) is 0. Called before a commit that cannot wait (a
+    /// revocation, a shutdown) and when the test driver closes.
+    Drain,
+}
+
+impl AsyncPoll {
+    /// Whether records held pending must be started now (`Flush`, `Drain`).
+    pub fn starts_pending(self) -> bool {
+        matches!(self, AsyncPoll::Flush | AsyncPoll::Drain)
+    }
+
+    /// Whether the call must block until started work has completed (`Settle`, `Drain`).
+    pub fn waits(self) -> bool {
+        matches!(self, AsyncPoll::Settle | AsyncPoll::Drain)
     }
 }

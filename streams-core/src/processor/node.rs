@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use super::context::{ProcessorContext, PunctuatorId};
 use super::record::Record;
 use super::task::Task;
-use super::{Data, Processor};
+use super::{AsyncPoll, Data, Processor};
 use crate::error::Result;
 
 /// A node instance of a task, its types erased.
@@ -19,12 +19,29 @@ pub(crate) trait Node {
     /// Initialises the node (schedules punctuations).
     fn init(&mut self, task: &mut Task, me: usize) -> Result<()>;
     /// Processes the record in `record`: an `Option<Record<K, V>>` of the node's input types,
-    /// or `Option<RawRecord>` for a source.
+    /// or `Option<Rc<RawRecord>>` for a source.
     fn process(&mut self, record: &mut dyn Any, task: &mut Task, me: usize) -> Result<()>;
     /// A punctuation of this node is due.
     fn punctuate(&mut self, id: PunctuatorId, timestamp: i64, task: &mut Task, me: usize) -> Result<()>;
     /// Closes the node.
     fn close(&mut self) -> Result<()>;
+    /// See [`Processor::is_asynchronous`].
+    fn is_asynchronous(&self) -> bool {
+        false
+    }
+    /// See [`Processor::poll_async`].
+    fn poll_async(&mut self, mode: AsyncPoll, task: &mut Task, me: usize) -> Result<()> {
+        let _ = (mode, task, me);
+        Ok(())
+    }
+    /// See [`Processor::in_flight`].
+    fn in_flight(&self) -> usize {
+        0
+    }
+    /// See [`Processor::accepts_records`].
+    fn accepts_records(&self) -> bool {
+        true
+    }
 }
 
 /// Takes the record out of an erased slot.
@@ -77,5 +94,21 @@ where
 
     fn close(&mut self) -> Result<()> {
         self.processor.close()
+    }
+
+    fn is_asynchronous(&self) -> bool {
+        self.processor.is_asynchronous()
+    }
+
+    fn poll_async(&mut self, mode: AsyncPoll, task: &mut Task, me: usize) -> Result<()> {
+        self.processor.poll_async(mode, &mut ProcessorContext::new(task, me))
+    }
+
+    fn in_flight(&self) -> usize {
+        self.processor.in_flight()
+    }
+
+    fn accepts_records(&self) -> bool {
+        self.processor.accepts_records()
     }
 }

@@ -5,12 +5,14 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing::warn;
 
+use super::AsyncPoll;
 use super::Data;
-use super::context::{PunctuationType, PunctuatorId, RecordMetadata, TaskId};
+use super::context::{Origin, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
 use super::node::Node;
 use super::record::Record;
 use crate::error::{Error, Result};
@@ -111,6 +113,13 @@ pub(crate) struct Task {
     failure: Option<NodeFailure>,
     collector: Box<dyn RecordCollector>,
     record: Option<RecordMetadata>,
+    /// The input record being processed, while one is and it may be needed later: to dead-letter
+    /// it, or for an asynchronous node to keep as its [`Origin`].
+    input: Option<Rc<RawRecord>>,
+    /// Whether input records are kept (see `input`).
+    keep_input: bool,
+    /// Local indices of the nodes that complete records asynchronously, in topological order.
+    async_nodes: Vec<usize>,
     stream_time: Option<i64>,
     wall_clock: i64,
     punctuations: Vec<Punctuation>,
@@ -155,6 +164,9 @@ impl Task {
             failure: None,
             collector,
             record: None,
+            input: None,
+            keep_input: false,
+            async_nodes: Vec::new(),
             stream_time: None,
             wall_clock,
             punctuations: Vec::new(),
@@ -188,11 +200,16 @@ impl Task {
         for node in 0..task.nodes.len() {
             task.with_node(node, |instance, task| instance.init(task, node))?;
         }
+        task.async_nodes = (0..task.nodes.len())
+            .filter(|&node| task.nodes[node].as_ref().is_some_and(|n| n.is_asynchronous()))
+            .collect();
+        task.keep_input = !task.async_nodes.is_empty();
         Ok(task)
     }
 
     /// Sets the handlers for records whose processing fails (default: every failure is an error).
     pub(crate) fn set_error_policy(&mut self, errors: ErrorPolicy) {
+        self.keep_input = !self.async_nodes.is_empty() || errors.uses_dead_letter_topic();
         self.errors = errors;
     }
 
@@ -220,12 +237,18 @@ impl Task {
         if let Some(timestamp) = record.timestamp {
             self.clock.set(timestamp);
         }
+        let record = Rc::new(record);
+        self.input = self.keep_input.then(|| record.clone());
         let mut slot = Some(record);
         let result = match self.call(source, &mut slot) {
             Ok(()) => Ok(()),
-            Err(error) => self.handle_failure(error, slot.take()),
+            Err(error) => {
+                let raw = slot.take().or_else(|| self.input.clone());
+                self.handle_failure(error, raw.as_ref(), None)
+            }
         };
         self.record = None;
+        self.input = None;
         self.failure = None;
         result?;
         self.forward_cache_evictions()?;
@@ -235,7 +258,11 @@ impl Task {
     /// Flushes every store's write cache, forwarding the latest change of each key it held, then
     /// every store's storage (RocksDB memtables to disk). Called before the task's offsets are
     /// committed, so what the commit covers has been forwarded and made durable.
+    ///
+    /// Asynchronous nodes are drained first (this blocks until their work in flight is done), so
+    /// that every record processed so far has had all its effects.
     pub(crate) fn flush(&mut self) -> Result<()> {
+        self.poll_async(AsyncPoll::Drain)?;
         loop {
             let before: usize = self.pending.iter().map(HashMap::len).sum();
             for index in 0..self.stores.len() {
@@ -269,7 +296,49 @@ impl Task {
         self.wall_clock = self.wall_clock.max(now);
         self.clock.set(self.wall_clock);
         self.punctuate(PunctuationType::WallClockTime, self.wall_clock)?;
+        self.forward_cache_evictions()?;
+        self.poll_async(AsyncPoll::Progress)
+    }
+
+    /// Sets the wall clock forward to `now` without firing punctuations (they fire at the stream
+    /// thread's punctuation step): what asynchronous nodes read to time their batches.
+    pub(crate) fn observe_wall_clock(&mut self, now: i64) {
+        self.wall_clock = self.wall_clock.max(now);
+    }
+
+    /// Has every asynchronous node make progress as `mode` says (in topological order, so work a
+    /// drained node forwards to a later one is drained too), then forwards cache evictions.
+    pub(crate) fn poll_async(&mut self, mode: AsyncPoll) -> Result<()> {
+        for i in 0..self.async_nodes.len() {
+            let node = self.async_nodes[i];
+            self.with_node(node, |instance, task| instance.poll_async(mode, task, node))?;
+        }
+        if self.async_nodes.is_empty() {
+            return Ok(());
+        }
         self.forward_cache_evictions()
+    }
+
+    /// Whether any node completes records asynchronously.
+    pub(crate) fn is_asynchronous(&self) -> bool {
+        !self.async_nodes.is_empty()
+    }
+
+    /// Records held by asynchronous nodes whose results are not forwarded yet.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.async_nodes
+            .iter()
+            .filter_map(|&node| self.nodes[node].as_ref())
+            .map(|node| node.in_flight())
+            .sum()
+    }
+
+    /// Whether every asynchronous node can take another record now (backpressure).
+    pub(crate) fn accepts_records(&self) -> bool {
+        self.async_nodes
+            .iter()
+            .filter_map(|&node| self.nodes[node].as_ref())
+            .all(|node| node.accepts_records())
     }
 
     /// Moves stream time forward to `time` (never back) as if a record with that timestamp had been
@@ -312,11 +381,6 @@ impl Task {
     /// Input records sent to the dead-letter topic after a failure.
     pub(crate) fn dead_lettered_records(&self) -> u64 {
         self.dead_lettered_records
-    }
-
-    /// Whether a failed record may have to be dead-lettered, so sources must leave it intact.
-    pub(crate) fn keeps_failed_records(&self) -> bool {
-        self.errors.uses_dead_letter_topic()
     }
 
     /// The index and declaration of the store `name`, if this task has it.
@@ -445,6 +509,60 @@ impl Task {
         self.record.as_ref()
     }
 
+    pub(crate) fn origin(&self) -> Option<Origin> {
+        self.record.as_ref().map(|metadata| Origin {
+            metadata: metadata.clone(),
+            raw: self.input.clone(),
+        })
+    }
+
+    /// Forwards `record` from `from` on behalf of the input record `origin`: as if that record were
+    /// being processed again, so that a failure downstream is handled for it.
+    pub(crate) fn forward_from<K: Data, V: Data>(
+        &mut self,
+        from: usize,
+        origin: &Origin,
+        record: Record<K, V>,
+    ) -> Result<()> {
+        let saved = self.enter(origin);
+        self.clock.set(record.timestamp);
+        let result = match self.forward(from, record) {
+            Ok(()) => Ok(()),
+            Err(error) => self.handle_failure(error, origin.raw.as_ref(), None),
+        };
+        self.leave(saved);
+        result
+    }
+
+    /// Hands the input record `origin`, whose work failed in node `node` with `error`, to `handler`
+    /// (the configured processing handler when `None`).
+    pub(crate) fn fail_record(
+        &mut self,
+        node: usize,
+        origin: &Origin,
+        error: Error,
+        handler: Option<RecordErrorHandler>,
+    ) -> Result<()> {
+        let saved = self.enter(origin);
+        let error = self.locate(node, error);
+        let result = self.handle_failure(error, origin.raw.as_ref(), handler);
+        self.leave(saved);
+        result
+    }
+
+    /// Makes `origin` the record being processed; returns what was, for [`leave`](Self::leave).
+    fn enter(&mut self, origin: &Origin) -> (Option<RecordMetadata>, Option<Rc<RawRecord>>) {
+        let record = self.record.replace(origin.metadata.clone());
+        let input = std::mem::replace(&mut self.input, origin.raw.clone());
+        (record, input)
+    }
+
+    fn leave(&mut self, (record, input): (Option<RecordMetadata>, Option<Rc<RawRecord>>)) {
+        self.record = record;
+        self.input = input;
+        self.failure = None;
+    }
+
     pub(crate) fn stream_time(&self) -> Option<i64> {
         self.stream_time
     }
@@ -556,9 +674,15 @@ impl Task {
         result.map_err(|error| self.locate(node, error))
     }
 
-    /// Applies the error policy to the failure of the current record (`raw`, if the source left
-    /// it): returns `error` to stop, or `Ok` when the record was skipped or dead-lettered.
-    fn handle_failure(&mut self, error: Error, raw: Option<RawRecord>) -> Result<()> {
+    /// Applies the error policy (or `handler`, when given) to the failure of the current record
+    /// (`raw`, if kept): returns `error` to stop, or `Ok` when the record was skipped or
+    /// dead-lettered.
+    fn handle_failure(
+        &mut self,
+        error: Error,
+        raw: Option<&Rc<RawRecord>>,
+        handler: Option<RecordErrorHandler>,
+    ) -> Result<()> {
         let (Some(failure), Some(record)) = (self.failure.take(), self.record.clone()) else {
             return Err(error);
         };
@@ -566,7 +690,7 @@ impl Task {
             return Err(error);
         };
         let processor = self.names[failure.node].as_str();
-        let handler = self.errors.handler(kind);
+        let handler = handler.unwrap_or_else(|| self.errors.handler(kind));
         if handler == RecordErrorHandler::Fail {
             return Err(error);
         }
@@ -592,6 +716,7 @@ impl Task {
                 let Some(raw) = raw else {
                     return Err(error);
                 };
+                let raw = Rc::try_unwrap(raw.clone()).unwrap_or_else(|shared| (*shared).clone());
                 let dead = dead_letter_record(
                     raw,
                     &Failure {

@@ -164,7 +164,8 @@ pub(crate) fn prepare(
             ("retention.ms".to_string(), "3600000".to_string()),
         ]),
     ));
-    if super::error_handling::ErrorPolicy::of(config).uses_dead_letter_topic() {
+    if super::error_handling::ErrorPolicy::of(config).uses_dead_letter_topic() || topology.requires_dead_letter_topic()
+    {
         let dlq = config.dead_letter_topic();
         if sources.iter().flatten().any(|(topic, _)| *topic == dlq) {
             return Err(Error::Config(format!(

@@ -8,6 +8,11 @@
 //!    when the interval has passed
 //! ```
 //!
+//! Asynchronous processors (model scoring) forward their results from the process step. A commit
+//! that finds work of theirs in flight waits for it without blocking: the loop goes on polling and
+//! forwarding results, no task takes new records, and the commit happens on the first turn with
+//! nothing in flight.
+//!
 //! A thread's tasks are not `Send` (processors need not be), so they live in a thread-local
 //! [`TaskManager`]; librdkafka runs the rebalance callback on this thread from inside `poll`, which
 //! is how revocations commit and close tasks before the partitions are given up.
@@ -398,7 +403,10 @@ impl StreamThread<'_> {
             with_manager(|m| m.serve_delivery_reports());
             with_manager(|m| m.flow_control(&self.consumer)).unwrap_or(Ok(()))?;
             with_manager(TaskManager::punctuate).unwrap_or(Ok(()))?;
-            if last_commit.elapsed() >= self.commit_interval {
+            // A commit waits (polling on) while asynchronous work is in flight: see `ready_to_commit`.
+            if last_commit.elapsed() >= self.commit_interval
+                && with_manager(TaskManager::ready_to_commit).unwrap_or(true)
+            {
                 with_manager(|m| m.commit(&self.consumer, CommitMode::Async)).unwrap_or(Ok(()))?;
                 last_commit = Instant::now();
             }

@@ -34,8 +34,8 @@ use super::restore::{Restorer, Start};
 use super::timestamps::{Stamped, stamp};
 use crate::config::{ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
-use crate::processor::TaskId;
 use crate::processor::task::Task;
+use crate::processor::{AsyncPoll, TaskId};
 use crate::state::caching::CacheBudget;
 use crate::state::checkpoint::{CheckpointFile, CheckpointOffsets};
 use crate::state::directory::{StateDirectory, TaskDirectory};
@@ -67,6 +67,8 @@ struct ActiveTask {
     /// The source partitions of this task that are assigned.
     partitions: Vec<(String, i32)>,
     restoring: bool,
+    /// The task's (dropped, skipped, dead-lettered) counts already added to the counters.
+    reported: (u64, u64, u64),
 }
 
 /// Everything the stream thread owns besides its consumer.
@@ -93,6 +95,9 @@ pub(crate) struct TaskManager {
     counters: Arc<Counters>,
     /// Deletes committed records of repartition topics.
     purge: RepartitionPurge,
+    /// Whether a commit is due and waits for asynchronous work in flight to finish: meanwhile no
+    /// task takes new records (see [`ready_to_commit`](Self::ready_to_commit)).
+    draining: bool,
 }
 
 /// How many records one task processes before the next task's turn.
@@ -136,6 +141,7 @@ impl TaskManager {
             paused: BTreeSet::new(),
             flush_failing_since: None,
             counters,
+            draining: false,
         }
     }
 
@@ -299,6 +305,7 @@ impl TaskManager {
             queues: RecordQueues::default(),
             partitions: Vec::new(),
             restoring: false,
+            reported: (0, 0, 0),
         };
         for spec in specs.iter().filter(|s| s.is_logged()) {
             let topic = spec.changelog_topic(&app);
@@ -440,23 +447,35 @@ impl TaskManager {
         let deadline = started + budget;
         let max_idle = self.config.max_task_idle();
         let correlation_header = self.config.correlation_id_header().map(str::to_string);
-        let failures = |tasks: &BTreeMap<TaskId, ActiveTask>| {
-            tasks.values().fold((0, 0, 0), |(dropped, skipped, dead), t| {
-                (
-                    dropped + t.task.dropped_records(),
-                    skipped + t.task.skipped_records(),
-                    dead + t.task.dead_lettered_records(),
-                )
-            })
+        let poll = if self.draining {
+            AsyncPoll::Flush
+        } else {
+            AsyncPoll::Progress
         };
-        let before = failures(&self.tasks);
         let mut processed = 0;
         let mut result = Ok(());
         'turn: loop {
             let mut progressed = false;
             for (id, active) in self.tasks.iter_mut().filter(|(_, t)| !t.restoring) {
                 let _task = tracing::debug_span!("task", task = %id).entered();
+                if active.task.is_asynchronous() {
+                    // Results of work done off this thread, forwarded from here (in order).
+                    active.task.observe_wall_clock(now_ms());
+                    if let Err(error) = active.task.poll_async(poll) {
+                        result = Err(error);
+                        break 'turn;
+                    }
+                }
+                if self.draining {
+                    // A commit waits for the work in flight: take nothing new meanwhile.
+                    continue;
+                }
                 for _ in 0..RECORDS_PER_TASK_TURN {
+                    if !active.task.accepts_records() {
+                        // Backpressure: the records wait in the queue (and the partitions are
+                        // paused when it fills) until the asynchronous work makes room.
+                        break;
+                    }
                     let Some(queued) = active.queues.next(max_idle) else {
                         break;
                     };
@@ -490,20 +509,44 @@ impl TaskManager {
         }
         self.counters.processed.fetch_add(processed as u64, Ordering::Relaxed);
         self.metrics.processed_turn(processed, started.elapsed());
-        self.count_failures(before, failures(&self.tasks));
+        self.count_failures();
         result.map(|()| processed)
     }
 
-    /// Adds what the tasks dropped, skipped and dead-lettered between two counts to the counters
+    /// Whether a commit can go ahead now: no task has asynchronous work in flight. When some has,
+    /// the manager starts draining: from now until this returns `true`, [`process`](Self::process)
+    /// gives no task new records and has asynchronous work started at once, so the commit waits only
+    /// for the work in flight, while the stream thread keeps polling (and so keeps its group
+    /// membership however slow that work is).
+    pub(crate) fn ready_to_commit(&mut self) -> bool {
+        let in_flight: usize = self.tasks.values().map(|t| t.task.in_flight()).sum();
+        self.draining = in_flight > 0;
+        !self.draining
+    }
+
+    /// Adds what the tasks dropped, skipped and dead-lettered since last counted to the counters
     /// and metrics.
-    fn count_failures(&self, before: (u64, u64, u64), after: (u64, u64, u64)) {
-        let dropped = after.0.saturating_sub(before.0);
+    fn count_failures(&mut self) {
+        let (mut dropped, mut skipped, mut dead) = (0, 0, 0);
+        for active in self.tasks.values_mut() {
+            let now = (
+                active.task.dropped_records(),
+                active.task.skipped_records(),
+                active.task.dead_lettered_records(),
+            );
+            dropped += now.0 - active.reported.0;
+            skipped += now.1 - active.reported.1;
+            dead += now.2 - active.reported.2;
+            active.reported = now;
+        }
+        self.record_failures(dropped, skipped, dead);
+    }
+
+    fn record_failures(&self, dropped: u64, skipped: u64, dead: u64) {
         self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
         self.metrics.dropped.increment(dropped);
-        let skipped = after.1.saturating_sub(before.1);
         self.counters.skipped.fetch_add(skipped, Ordering::Relaxed);
         self.metrics.skipped.increment(skipped);
-        let dead = after.2.saturating_sub(before.2);
         self.counters.dead_lettered.fetch_add(dead, Ordering::Relaxed);
         self.metrics.dead_lettered.increment(dead);
     }
@@ -544,10 +587,15 @@ impl TaskManager {
     /// Fires due wall-clock punctuations of running tasks.
     pub(crate) fn punctuate(&mut self) -> Result<()> {
         let now = now_ms();
+        let mut result = Ok(());
         for active in self.tasks.values_mut().filter(|t| !t.restoring) {
-            active.task.advance_wall_clock(now)?;
+            result = active.task.advance_wall_clock(now);
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(())
+        self.count_failures();
+        result
     }
 
     /// Commits every task: see the module docs for the order.
@@ -560,6 +608,9 @@ impl TaskManager {
     pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, mode: CommitMode) -> Result<()> {
         let started = Instant::now();
         let result = self.commit_in_order(consumer, mode);
+        // Flushing drained asynchronous work, which may have skipped or dead-lettered records.
+        self.count_failures();
+        self.draining = false;
         self.metrics.commit_latency.record(started.elapsed().as_secs_f64());
         if result.is_ok() {
             let owned = self.tasks.values().flat_map(|t| t.partitions.iter());

@@ -38,7 +38,7 @@ use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::processor::ops::global_table_source::{self, RecordCheck};
 use crate::processor::task::{GlobalStore, RecordCollector, Task};
-use crate::processor::{Headers, Record};
+use crate::processor::{AsyncPoll, Headers, Record};
 use crate::runtime::RawRecord;
 use crate::runtime::error_handling::ErrorPolicy;
 use crate::serde::{DefaultSerde, SharedSerde};
@@ -390,10 +390,23 @@ impl Core {
     /// Routes what sinks wrote: to readers of the topic (repartition topics, or a topic the
     /// topology both writes and reads), and, unless internal, to the output topics. In the order
     /// written, until nothing is left.
+    ///
+    /// Asynchronous processors (model scoring) are settled whenever nothing is left to route: the
+    /// driver waits for the work they started and routes its results, so a test sees them at once;
+    /// records they hold pending (a batch not yet full) stay until the wall clock or the batch size
+    /// releases them.
     fn route(&mut self) -> Result<()> {
         loop {
             let next = self.produced.borrow_mut().pop_front();
-            let Some((topic, record)) = next else { return Ok(()) };
+            let Some((topic, record)) = next else {
+                for task in &mut self.tasks {
+                    task.poll_async(AsyncPoll::Settle)?;
+                }
+                if self.produced.borrow().is_empty() {
+                    return Ok(());
+                }
+                continue;
+            };
             if !self.internal.contains(&topic) {
                 self.outputs.entry(topic.clone()).or_default().push_back(record.clone());
             }

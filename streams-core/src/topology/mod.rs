@@ -208,6 +208,8 @@ pub struct Topology {
     global_tables: Vec<GlobalTableDef>,
     /// Groups of nodes (the two sides of a join) whose source topics must be co-partitioned.
     copartitioned: Vec<Vec<usize>>,
+    /// Whether some processor dead-letters records by itself, whatever the error handlers say.
+    dead_letters: bool,
 }
 
 /// A global table: a topic read in full by every instance into a store every task can read.
@@ -231,6 +233,21 @@ impl Topology {
     /// An empty topology.
     pub fn new() -> Self {
         Topology::default()
+    }
+
+    /// Declares that some processor of this topology dead-letters records by itself (through
+    /// [`ProcessorContext::fail_record`](crate::processor::ProcessorContext::fail_record) with
+    /// [`RecordErrorHandler::DeadLetter`](crate::runtime::RecordErrorHandler::DeadLetter)), so the
+    /// runtime makes sure the dead-letter topic exists at start-up even when the configured error
+    /// handlers do not use it.
+    pub fn require_dead_letter_topic(&mut self) -> &mut Self {
+        self.dead_letters = true;
+        self
+    }
+
+    /// Whether [`require_dead_letter_topic`](Self::require_dead_letter_topic) was declared.
+    pub fn requires_dead_letter_topic(&self) -> bool {
+        self.dead_letters
     }
 
     /// Adds a source node named `name` reading `topics`, with the default serdes of `K` and `V`.

@@ -2,6 +2,7 @@
 //! advanced.
 
 use std::any::Any;
+use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::processor::node::Node;
@@ -36,7 +37,7 @@ impl<K: Data, V: Data> Node for SourceNode<K, V> {
 
     fn process(&mut self, record: &mut dyn Any, task: &mut Task, me: usize) -> Result<()> {
         let raw = record
-            .downcast_mut::<Option<RawRecord>>()
+            .downcast_mut::<Option<Rc<RawRecord>>>()
             .and_then(Option::as_mut)
             .unwrap_or_else(|| panic!("source {} received no raw record", task.node_name(me)));
         let topic = task.record_metadata().map_or("", |m| m.topic.as_str());
@@ -48,12 +49,11 @@ impl<K: Data, V: Data> Node for SourceNode<K, V> {
             .value_serde
             .deserialize(topic, raw.value.as_deref())
             .map_err(|e| Error::Deserialization(format!("deserializing the value ({}): {e}", e.kind())))?;
-        // The headers travel on with the record; a copy stays behind only when a failure
-        // downstream may have to dead-letter the original.
-        let headers = if task.keeps_failed_records() {
-            raw.headers.clone()
-        } else {
-            std::mem::take(&mut raw.headers)
+        // The headers travel on with the record; a copy stays behind only when the task keeps the
+        // original (to dead-letter it, or as an asynchronous node's origin).
+        let headers = match Rc::get_mut(raw) {
+            Some(only) => std::mem::take(&mut only.headers),
+            None => raw.headers.clone(),
         };
         let timestamp = match raw.timestamp {
             Some(timestamp) if timestamp >= 0 => timestamp,
