@@ -98,7 +98,12 @@ pub(crate) struct TaskManager {
     /// Whether a commit is due and waits for asynchronous work in flight to finish: meanwhile no
     /// task takes new records (see [`ready_to_commit`](Self::ready_to_commit)).
     draining: bool,
+    /// Since when a due commit has waited for asynchronous work, and when that was last logged.
+    draining_since: Option<(Instant, Instant)>,
 }
+
+/// How long a commit may wait for asynchronous work before each warning.
+const DRAIN_WARNING: Duration = Duration::from_secs(30);
 
 /// How many records one task processes before the next task's turn.
 const RECORDS_PER_TASK_TURN: usize = 100;
@@ -142,6 +147,7 @@ impl TaskManager {
             flush_failing_since: None,
             counters,
             draining: false,
+            draining_since: None,
         }
     }
 
@@ -518,10 +524,27 @@ impl TaskManager {
     /// gives no task new records and has asynchronous work started at once, so the commit waits only
     /// for the work in flight, while the stream thread keeps polling (and so keeps its group
     /// membership however slow that work is).
+    ///
+    /// A commit that waits longer than [`DRAIN_WARNING`] (a model that hangs) is logged as a
+    /// warning every [`DRAIN_WARNING`] until it goes ahead.
     pub(crate) fn ready_to_commit(&mut self) -> bool {
         let in_flight: usize = self.tasks.values().map(|t| t.task.in_flight()).sum();
         self.draining = in_flight > 0;
-        !self.draining
+        if !self.draining {
+            self.draining_since = None;
+            return true;
+        }
+        let now = Instant::now();
+        let (since, logged) = self.draining_since.get_or_insert((now, now));
+        if now.duration_since(*logged) >= DRAIN_WARNING {
+            *logged = now;
+            warn!(
+                in_flight,
+                waited_s = now.duration_since(*since).as_secs(),
+                "a commit is waiting for asynchronous work in flight (a slow or stuck model?)"
+            );
+        }
+        false
     }
 
     /// Adds what the tasks dropped, skipped and dead-lettered since last counted to the counters

@@ -1,0 +1,114 @@
+//! Model scoring throughput on this machine, one thread: the shipped fraud models (an MLP and a
+//! random forest, `models/`) run by tract through `OnnxModel::predict` on batches of 1, 64 and 256
+//! records, on the inputs `scripts/bench_onnxruntime.py` gives onnxruntime (the reference rows of
+//! `models/reference.json`, repeated). Plus the scoring operator end to end under the test driver
+//! (features, batching, the worker hand-off, forwarding), with the MLP in batches of 64.
+//!
+//! `cargo bench -p streams-benches --bench ml_scoring`; `scripts/bench-ml` runs it and onnxruntime
+//! one after the other and prints the ratios (docs/benchmarks.md).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use streams_core::StreamsConfig;
+use streams_core::dsl::StreamsBuilder;
+use streams_core::processor::Record;
+use streams_core::testing::TopologyTestDriver;
+use streams_ml::model::{Features, Model, ModelHandle, ModelSpec, OnnxModel};
+use streams_ml::{ScoreExt, Scoring};
+
+const BATCHES: [usize; 3] = [1, 64, 256];
+
+fn models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+/// The model's reference input rows, from models/reference.json.
+fn reference_rows(file: &str) -> Vec<Vec<f32>> {
+    let text = std::fs::read_to_string(models_dir().join("reference.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let model = json["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["file"] == file)
+        .unwrap_or_else(|| panic!("{file} not in reference.json"));
+    serde_json::from_value(model["inputs"].clone()).unwrap()
+}
+
+fn load(file: &str) -> OnnxModel {
+    let width = reference_rows(file)[0].len();
+    OnnxModel::from_file(models_dir().join(file), &ModelSpec::new(Features::width(width))).unwrap()
+}
+
+/// `rows` rows: the reference rows repeated, flattened (the onnxruntime script tiles them the same way).
+fn tiled(reference: &[Vec<f32>], rows: usize) -> Vec<f32> {
+    reference.iter().cycle().take(rows).flatten().copied().collect()
+}
+
+fn models(c: &mut Criterion) {
+    for file in ["fraud-mlp.onnx", "fraud-forest.onnx"] {
+        let model = load(file);
+        let reference = reference_rows(file);
+        let name = file.trim_end_matches(".onnx");
+        let mut group = c.benchmark_group(format!("tract/{name}"));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(if name.contains("forest") { 8 } else { 3 }));
+        for batch in BATCHES {
+            // As the scoring operator does for its batch size: a plan specialised to it.
+            model.prepare(batch);
+            let input = tiled(&reference, batch);
+            group.throughput(Throughput::Elements(batch as u64));
+            group.bench_function(format!("batch_{batch}"), |b| {
+                b.iter(|| model.predict(&input, batch).unwrap())
+            });
+        }
+        group.finish();
+    }
+}
+
+const RECORDS: u64 = 20_000;
+
+fn operator(c: &mut Criterion) {
+    let handle = ModelHandle::new(load("fraud-mlp.onnx"));
+    let reference = reference_rows("fraud-mlp.onnx");
+    let rows: Vec<[f32; 8]> = reference.iter().map(|r| r.as_slice().try_into().unwrap()).collect();
+    let driver = || {
+        let rows = rows.clone();
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<String, i64>("in")
+            .score(Scoring::new(handle.clone()).max_batch(64), move |_, v: &i64| {
+                rows[*v as usize % rows.len()]
+            })
+            .map_values(|scored| i64::from(scored.scores[1] > 0.5))
+            .to("out");
+        TopologyTestDriver::new(builder.build().unwrap(), StreamsConfig::for_tests("bench")).unwrap()
+    };
+    let records: Vec<Record<String, i64>> = (0..RECORDS)
+        .map(|i| Record::new(format!("card-{}", i % 1000), i as i64, i as i64))
+        .collect();
+    let mut group = c.benchmark_group("score_operator_20k");
+    group.throughput(Throughput::Elements(RECORDS));
+    group.sample_size(10);
+    group.bench_function("fraud_mlp_batch_64", |b| {
+        b.iter_batched(
+            || (driver(), records.clone()),
+            |(driver, records)| {
+                let input = driver.input_topic::<String, i64>("in");
+                for record in records {
+                    input.pipe_record(record);
+                }
+                driver.advance_wall_clock_time(Duration::from_millis(10));
+                assert_eq!(driver.output_topic::<String, i64>("out").queue_size(), RECORDS as usize);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, models, operator);
+criterion_main!(benches);
