@@ -1,12 +1,15 @@
 //! Throughput of the Kafka runtime: 1,000,000 records of 100-byte values over 4 partitions
-//! (10,000 keys), through (a) a stateless filter + map_values + to, and (b) a windowed count
-//! (one-minute tumbling windows, RocksDB, write cache on), at-least-once and exactly-once. Each
+//! (10,000 keys), through (a) a stateless filter + map_values + to, (b) a windowed count
+//! (one-minute tumbling windows, RocksDB, write cache on), at-least-once and exactly-once, and
+//! (c) model scoring: the shipped fraud MLP (`models/fraud-mlp.onnx`) on 8 features made from each
+//! record, batches of 64, one worker thread, the fraud probability to the output topic. Each
 //! runs three times with a fresh
 //! application id (so from the topic's start); a run is timed from its first processed record to
 //! its last, so group joins are not counted. Prints every run and the medians.
 //!
 //! Run: `scripts/kafka-local start` then
-//! `STREAMS_BOOTSTRAP_SERVERS=$(scripts/kafka-local bootstrap) cargo bench -p streams-benches --bench runtime_throughput`.
+//! `STREAMS_BOOTSTRAP_SERVERS=$(scripts/kafka-local bootstrap) cargo bench -p streams-benches --bench runtime_throughput`
+//! (`BENCH_ONLY=<text>` runs only the scenarios whose name contains it, e.g. `BENCH_ONLY=scoring`).
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +19,8 @@ use streams_core::testing::kafka::TestKafka;
 use streams_core::time::{TimeWindows, minutes, seconds};
 use streams_core::topology::Topology;
 use streams_core::{ProcessingGuarantee, StreamsConfig};
+use streams_ml::model::{Features, ModelHandle, ModelSpec, OnnxModel};
+use streams_ml::{ScoreExt, Scoring};
 
 const RECORDS: usize = 1_000_000;
 const KEYS: usize = 10_000;
@@ -39,6 +44,33 @@ fn windowed_count(input: &str) -> Topology {
         .group_by_key()
         .windowed_by(TimeWindows::of_size_and_grace(minutes(1), seconds(30)))
         .count_with(Materialized::named("per-minute"));
+    builder.build().unwrap()
+}
+
+/// Scores every record with the fraud MLP: 8 features from the key's number and the value.
+fn scoring(input: &str, output: &str, model: &ModelHandle) -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>(input)
+        .score(
+            Scoring::new(model.clone()).max_batch(64),
+            |key: &String, value: &String| {
+                let n = key.trim_start_matches("key-").parse::<f32>().unwrap_or(0.0);
+                let amount = 1.0 + n % 500.0;
+                [
+                    amount,
+                    amount.ln_1p(),
+                    1.0 + n % 7.0,
+                    amount * 2.0,
+                    1.0 + n % 3.0,
+                    (n % 11.0) - 5.0,
+                    24.0,
+                    (value.len() % 2) as f32,
+                ]
+            },
+        )
+        .map_values(|scored| format!("{:.4}", scored.scores[1]))
+        .to(output);
     builder.build().unwrap()
 }
 
@@ -104,7 +136,12 @@ fn main() {
     let mut results = Vec::new();
     let stateless_topology = || stateless(input.name(), output.name());
     let windowed_topology = || windowed_count(input.name());
-    let scenarios: [(&str, &dyn Fn() -> Topology, ProcessingGuarantee); 3] = [
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let model = ModelHandle::new(
+        OnnxModel::from_file(models.join("fraud-mlp.onnx"), &ModelSpec::new(Features::width(8))).unwrap(),
+    );
+    let scoring_topology = || scoring(input.name(), output.name(), &model);
+    let scenarios: [(&str, &dyn Fn() -> Topology, ProcessingGuarantee); 5] = [
         (
             "stateless filter+map",
             &stateless_topology,
@@ -116,8 +153,15 @@ fn main() {
             &windowed_topology,
             ProcessingGuarantee::ExactlyOnceV2,
         ),
+        ("MLP scoring", &scoring_topology, ProcessingGuarantee::AtLeastOnce),
+        (
+            "MLP scoring, exactly-once",
+            &scoring_topology,
+            ProcessingGuarantee::ExactlyOnceV2,
+        ),
     ];
-    for (name, make, guarantee) in scenarios {
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    for (name, make, guarantee) in scenarios.into_iter().filter(|(name, ..)| name.contains(only.as_str())) {
         let rates: Vec<f64> = (1..=RUNS)
             .map(|run_number| {
                 let rate = run(&kafka, "throughput", make(), guarantee);

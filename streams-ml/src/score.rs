@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use streams_core::dsl::{KStream, ProcessorOptions};
-use streams_core::processor::{AsyncPoll, Data, Origin, Processor, ProcessorContext, Record};
+use streams_core::processor::{AsyncPoll, AsyncWaker, Data, Origin, Processor, ProcessorContext, Record};
 use streams_core::{Error, RecordErrorHandler, Result};
 
 use crate::model::{Model, ModelError, ModelHandle, Named};
@@ -234,6 +234,8 @@ struct Job {
     /// A batch size worth a plan of its own (the configured maximum).
     prepare: bool,
     reply: Sender<Done>,
+    /// Wakes the task's stream thread once the reply is sent.
+    waker: AsyncWaker,
 }
 
 /// The worker threads of one scoring operator, started with its first batch; they end when the
@@ -306,6 +308,7 @@ fn work(jobs: &Mutex<Receiver<Job>>) {
             result,
             latency,
         });
+        job.waker.wake();
     }
 }
 
@@ -325,6 +328,7 @@ struct ScoreProcessor<K, V, F> {
     next_seq: u64,
     reply: Sender<Done>,
     replies: Receiver<Done>,
+    waker: Option<AsyncWaker>,
 }
 
 impl<K: Data, V: Data, F> ScoreProcessor<K, V, F> {
@@ -343,6 +347,7 @@ impl<K: Data, V: Data, F> ScoreProcessor<K, V, F> {
             next_seq: 0,
             reply,
             replies,
+            waker: None,
         }
     }
 
@@ -361,6 +366,7 @@ impl<K: Data, V: Data, F> ScoreProcessor<K, V, F> {
             rows: count,
             prepare: count == self.scoring.max_batch && count > 1,
             reply: self.reply.clone(),
+            waker: self.waker.clone().unwrap_or_default(),
         });
         self.batches.push_back(Batch {
             seq,
@@ -474,6 +480,10 @@ where
     R: AsRef<[f32]>,
 {
     fn process(&mut self, record: Record<K, V>, ctx: &mut ProcessorContext<'_, K, Scored<V>>) -> Result<()> {
+        if self.waker.is_none() {
+            // The stream thread's, which the task has by the first record (not yet at `init`).
+            self.waker = Some(ctx.async_waker());
+        }
         let width = self.width;
         let row = (self.features)(&record.key, &record.value);
         let row = row.as_ref();

@@ -63,7 +63,7 @@ pub(crate) mod task;
 
 pub use change::Change;
 pub(crate) use change::ChangeSerde;
-pub use context::{Origin, ProcessorContext, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
+pub use context::{AsyncWaker, Origin, ProcessorContext, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
 pub use record::{Headers, Record};
 pub use stores::{GlobalStoreHandle, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 

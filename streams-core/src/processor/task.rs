@@ -12,7 +12,7 @@ use tracing::warn;
 
 use super::AsyncPoll;
 use super::Data;
-use super::context::{Origin, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
+use super::context::{AsyncWaker, Origin, PunctuationType, PunctuatorId, RecordMetadata, TaskId};
 use super::node::Node;
 use super::record::Record;
 use crate::error::{Error, Result};
@@ -120,6 +120,8 @@ pub(crate) struct Task {
     keep_input: bool,
     /// Local indices of the nodes that complete records asynchronously, in topological order.
     async_nodes: Vec<usize>,
+    /// Wakes the stream thread when their work completes.
+    waker: AsyncWaker,
     stream_time: Option<i64>,
     wall_clock: i64,
     punctuations: Vec<Punctuation>,
@@ -167,6 +169,7 @@ impl Task {
             input: None,
             keep_input: false,
             async_nodes: Vec::new(),
+            waker: AsyncWaker::default(),
             stream_time: None,
             wall_clock,
             punctuations: Vec::new(),
@@ -205,6 +208,15 @@ impl Task {
             .collect();
         task.keep_input = !task.async_nodes.is_empty();
         Ok(task)
+    }
+
+    /// Shares the stream thread's waker (before any record: processors take it while processing).
+    pub(crate) fn set_waker(&mut self, waker: AsyncWaker) {
+        self.waker = waker;
+    }
+
+    pub(crate) fn waker(&self) -> &AsyncWaker {
+        &self.waker
     }
 
     /// Sets the handlers for records whose processing fails (default: every failure is an error).

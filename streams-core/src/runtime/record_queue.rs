@@ -64,6 +64,11 @@ impl RecordQueues {
         queue.records.len()
     }
 
+    /// Whether no partition buffers a record.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.partitions.values().all(|q| q.records.is_empty())
+    }
+
     /// How many records `topic`/`partition` buffers.
     pub(crate) fn len(&self, topic: &str, partition: i32) -> usize {
         self.partitions

@@ -54,6 +54,9 @@ const MAX_RESTORE_RECORDS: usize = 50_000;
 /// How long a poll waits when there is nothing else to do; also how long an interactive query
 /// waits at most for an idle stream thread.
 const IDLE_POLL: Duration = Duration::from_millis(10);
+/// How long the thread waits at most for asynchronous work before it looks again (a batch waiting
+/// for more records is started on time to within this).
+const ASYNC_TICK: Duration = Duration::from_millis(1);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -381,13 +384,21 @@ impl StreamThread<'_> {
             with_manager(|m| m.restore_step(MAX_RESTORE_RECORDS, Duration::ZERO)).unwrap_or(Ok(()))?;
 
             let restoring = with_manager(|m| !m.all_running()).unwrap_or(false);
-            let mut wait = if restoring { Duration::ZERO } else { IDLE_POLL };
+            // With asynchronous work in flight, the thread waits for it below, not in the poll.
+            let async_busy = with_manager(|m| m.async_in_flight()).unwrap_or(false);
+            let mut wait = if restoring || async_busy {
+                Duration::ZERO
+            } else {
+                IDLE_POLL
+            };
+            let mut polled_any = false;
             for _ in 0..MAX_POLL_RECORDS {
                 let polled = self.consumer.poll(wait);
                 self.failure()?;
                 self.handle_assignments()?;
                 let Some(polled) = polled else { break };
                 wait = Duration::ZERO;
+                polled_any = true;
                 match polled {
                     Ok(message) => {
                         self.consumer.context().metrics.consumed.increment(1);
@@ -399,7 +410,7 @@ impl StreamThread<'_> {
                 }
             }
             with_manager(TaskManager::ensure_transaction).unwrap_or(Ok(()))?;
-            with_manager(|m| m.process(PROCESS_TURN)).unwrap_or(Ok(0))?;
+            let processed = with_manager(|m| m.process(PROCESS_TURN)).unwrap_or(Ok(0))?;
             with_manager(|m| m.serve_delivery_reports());
             with_manager(|m| m.flow_control(&self.consumer)).unwrap_or(Ok(()))?;
             with_manager(TaskManager::punctuate).unwrap_or(Ok(()))?;
@@ -409,6 +420,11 @@ impl StreamThread<'_> {
             {
                 with_manager(|m| m.commit(&self.consumer, CommitMode::Async)).unwrap_or(Ok(()))?;
                 last_commit = Instant::now();
+            }
+            if async_busy && !polled_any && processed == 0 {
+                // Nothing to read or process until a batch completes (which wakes the thread at
+                // once) or a batch's wait is up (checked every ASYNC_TICK).
+                with_manager(|m| m.wait_for_async(ASYNC_TICK));
             }
             let running = !self.consumer.context().rebalancing.load(Ordering::Acquire)
                 && with_manager(|m| m.all_running()).unwrap_or(false);

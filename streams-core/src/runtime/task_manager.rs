@@ -35,7 +35,7 @@ use super::timestamps::{Stamped, stamp};
 use crate::config::{ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::processor::task::Task;
-use crate::processor::{AsyncPoll, TaskId};
+use crate::processor::{AsyncPoll, AsyncWaker, TaskId};
 use crate::state::caching::CacheBudget;
 use crate::state::checkpoint::{CheckpointFile, CheckpointOffsets};
 use crate::state::directory::{StateDirectory, TaskDirectory};
@@ -100,7 +100,13 @@ pub(crate) struct TaskManager {
     draining: bool,
     /// Since when a due commit has waited for asynchronous work, and when that was last logged.
     draining_since: Option<(Instant, Instant)>,
+    /// Woken by asynchronous processors of this thread's tasks when their work completes.
+    waker: AsyncWaker,
 }
+
+/// How long the processing turn waits at most at a time for asynchronous work that holds tasks back
+/// (the work's completion wakes it at once).
+const ASYNC_WAIT: Duration = Duration::from_millis(1);
 
 /// How long a commit may wait for asynchronous work before each warning.
 const DRAIN_WARNING: Duration = Duration::from_secs(30);
@@ -148,6 +154,7 @@ impl TaskManager {
             counters,
             draining: false,
             draining_since: None,
+            waker: AsyncWaker::default(),
         }
     }
 
@@ -300,6 +307,7 @@ impl TaskManager {
             &mut make_store,
         )?;
         task.set_error_policy(ErrorPolicy::of(&self.config));
+        task.set_waker(self.waker.clone());
 
         let mut active = ActiveTask {
             task,
@@ -510,6 +518,25 @@ impl TaskManager {
                 }
             }
             if !progressed {
+                // Tasks held back by their asynchronous work while records wait, or a commit
+                // waiting for that work: wait for it here, within the turn, rather than let the
+                // queues fill up until their partitions are paused (librdkafka drops what it
+                // prefetched for a paused partition, and a resumed one takes about a second to
+                // deliver again). Work slower than the turn still ends it, so the thread polls on
+                // time.
+                let now = Instant::now();
+                let held_back = self.tasks.values().any(|t| {
+                    !t.restoring
+                        && if self.draining {
+                            t.task.in_flight() > 0
+                        } else {
+                            !t.task.accepts_records() && !t.queues.is_empty()
+                        }
+                });
+                if held_back && now < deadline {
+                    self.waker.wait(ASYNC_WAIT.min(deadline - now));
+                    continue;
+                }
                 break;
             }
         }
@@ -517,6 +544,16 @@ impl TaskManager {
         self.metrics.processed_turn(processed, started.elapsed());
         self.count_failures();
         result.map(|()| processed)
+    }
+
+    /// Whether any task has asynchronous work in flight.
+    pub(crate) fn async_in_flight(&self) -> bool {
+        self.tasks.values().any(|t| !t.restoring && t.task.in_flight() > 0)
+    }
+
+    /// Waits until an asynchronous processor's work completes, or `timeout` has passed.
+    pub(crate) fn wait_for_async(&self, timeout: Duration) {
+        self.waker.wait(timeout);
     }
 
     /// Whether a commit can go ahead now: no task has asynchronous work in flight. When some has,
