@@ -234,3 +234,30 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
         self.task.node_name(self.node)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn a_wake_up_is_never_lost_whether_it_comes_before_or_during_the_wait() {
+        let waker = AsyncWaker::default();
+        // Before: the next wait returns at once.
+        waker.wake();
+        let started = Instant::now();
+        waker.wait(Duration::from_secs(60));
+        assert!(started.elapsed() < Duration::from_secs(30));
+        // During: from the thread that did the work.
+        let worker = waker.clone();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            worker.wake();
+        });
+        let started = Instant::now();
+        waker.wait(Duration::from_secs(60));
+        assert!(started.elapsed() < Duration::from_secs(30));
+        thread.join().unwrap();
+    }
+}
