@@ -19,7 +19,8 @@ pub(crate) trait Node {
     /// Initialises the node (schedules punctuations).
     fn init(&mut self, task: &mut Task, me: usize) -> Result<()>;
     /// Processes the record in `record`: an `Option<Record<K, V>>` of the node's input types,
-    /// or `Option<Rc<RawRecord>>` for a source.
+    /// or, for a source, `Option<RawRecord>` (or `Option<Rc<RawRecord>>` when the task keeps the
+    /// input record).
     fn process(&mut self, record: &mut dyn Any, task: &mut Task, me: usize) -> Result<()>;
     /// A punctuation of this node is due.
     fn punctuate(&mut self, id: PunctuatorId, timestamp: i64, task: &mut Task, me: usize) -> Result<()>;

@@ -249,13 +249,18 @@ impl Task {
         if let Some(timestamp) = record.timestamp {
             self.clock.set(timestamp);
         }
-        let record = Rc::new(record);
-        self.input = self.keep_input.then(|| record.clone());
-        let mut slot = Some(record);
-        let result = match self.call(source, &mut slot) {
+        // The record is shared (one allocation more) only when it must outlive the source's call.
+        let outcome = if self.keep_input {
+            let record = Rc::new(record);
+            self.input = Some(record.clone());
+            self.call(source, &mut Some(record))
+        } else {
+            self.call(source, &mut Some(record))
+        };
+        let result = match outcome {
             Ok(()) => Ok(()),
             Err(error) => {
-                let raw = slot.take().or_else(|| self.input.clone());
+                let raw = self.input.clone();
                 self.handle_failure(error, raw.as_ref(), None)
             }
         };

@@ -36,10 +36,21 @@ impl<K: Data, V: Data> Node for SourceNode<K, V> {
     }
 
     fn process(&mut self, record: &mut dyn Any, task: &mut Task, me: usize) -> Result<()> {
-        let raw = record
-            .downcast_mut::<Option<Rc<RawRecord>>>()
-            .and_then(Option::as_mut)
-            .unwrap_or_else(|| panic!("source {} received no raw record", task.node_name(me)));
+        // The headers travel on with the record; a copy stays behind only when the task keeps the
+        // original (shared: to dead-letter it, or as an asynchronous node's origin).
+        let (raw, headers): (&RawRecord, _) = match record.downcast_mut::<Option<RawRecord>>() {
+            Some(Some(raw)) => {
+                let headers = std::mem::take(&mut raw.headers);
+                (raw, headers)
+            }
+            _ => {
+                let raw = record
+                    .downcast_ref::<Option<Rc<RawRecord>>>()
+                    .and_then(Option::as_ref)
+                    .unwrap_or_else(|| panic!("source {} received no raw record", task.node_name(me)));
+                (raw, raw.headers.clone())
+            }
+        };
         let topic = task.record_metadata().map_or("", |m| m.topic.as_str());
         let key = self
             .key_serde
@@ -49,12 +60,6 @@ impl<K: Data, V: Data> Node for SourceNode<K, V> {
             .value_serde
             .deserialize(topic, raw.value.as_deref())
             .map_err(|e| Error::Deserialization(format!("deserializing the value ({}): {e}", e.kind())))?;
-        // The headers travel on with the record; a copy stays behind only when the task keeps the
-        // original (to dead-letter it, or as an asynchronous node's origin).
-        let headers = match Rc::get_mut(raw) {
-            Some(only) => std::mem::take(&mut only.headers),
-            None => raw.headers.clone(),
-        };
         let timestamp = match raw.timestamp {
             Some(timestamp) if timestamp >= 0 => timestamp,
             other => {
