@@ -293,12 +293,10 @@ fn work(jobs: &Mutex<Receiver<Job>>) {
             job.model.predict(&job.features, job.rows)
         }))
         .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_string());
-            Err(ModelError::Inference(format!("the model panicked: {message}")))
+            Err(ModelError::Inference(format!(
+                "the model panicked: {}",
+                streams_core::runtime::panic_message(&*panic)
+            )))
         });
         let latency = started.elapsed();
         metrics::histogram!("streams_ml_inference_seconds").record(latency.as_secs_f64());

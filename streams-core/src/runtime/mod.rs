@@ -24,8 +24,8 @@ mod timestamps;
 
 pub use error_handling::{ErrorKind, ProductionErrorHandler, RecordErrorHandler};
 pub use kafka_streams::{KafkaStreams, StreamThreadExceptionResponse, StreamsState, StreamsStats};
-pub use pipe::{Pipe, PipeStats, RawRecord, RunningPipe, SourcePosition};
-pub(crate) use pipe::{panic_message, send};
+pub(crate) use pipe::send;
+pub use pipe::{Pipe, PipeStats, RawRecord, RunningPipe, SourcePosition, panic_message};
 pub use queries::{KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlyWindowStore};
 pub use restore::StateRestoreListener;
 pub use timestamps::{InvalidTimestampPolicy, RecordTimestamp, TimestampExtractor, timestamp_from_value};

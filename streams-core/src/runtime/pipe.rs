@@ -606,8 +606,10 @@ where
     }
 }
 
-/// The message of a thread's panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The message of a panic's payload (what `catch_unwind` or `JoinHandle::join` returns): the text
+/// given to `panic!`, or `(no message)` for a payload that is not text. For code that runs user
+/// code on threads of its own, as the runtime does with processors.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
