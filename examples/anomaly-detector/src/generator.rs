@@ -208,8 +208,8 @@ impl ReadingGenerator {
         }
     }
 
-    /// The value of sensor `i` at the current second, and whether it is anomalous.
-    fn measure(&mut self, i: usize) -> (f64, bool) {
+    /// The value of sensor `i` at the current second, and the kind of its anomaly if it is anomalous.
+    fn measure(&mut self, i: usize) -> (f64, Option<AnomalyKind>) {
         let second = self.second;
         let (sigma, last_value) = (self.sensors[i].sigma, self.sensors[i].last_value);
         // Mostly Gaussian noise, with an occasional benign wider reading.
@@ -222,7 +222,7 @@ impl ReadingGenerator {
             self.sensors[i].episode = Some(self.new_episode(last_value));
         }
         let Some(mut episode) = self.sensors[i].episode else {
-            return (clean, false);
+            return (clean, None);
         };
         let value = match episode.kind {
             AnomalyKind::Spike | AnomalyKind::LevelShift => clean + episode.param * sigma,
@@ -237,14 +237,13 @@ impl ReadingGenerator {
         } else {
             sensor.episode = Some(episode);
         }
-        (value, true)
+        (value, Some(episode.kind))
     }
-}
 
-impl Iterator for ReadingGenerator {
-    type Item = (SensorReading, bool);
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next reading with its ground truth: `Some(kind)` for a reading of an anomaly episode of
+    /// that kind, `None` for a normal one. The iterator yields the same readings, with
+    /// `kind.is_some()` as the label.
+    pub fn next_with_kind(&mut self) -> (SensorReading, Option<AnomalyKind>) {
         loop {
             let i = self.next_sensor;
             let second = self.second;
@@ -253,7 +252,7 @@ impl Iterator for ReadingGenerator {
                 self.next_sensor = 0;
                 self.second += 1;
             }
-            let (value, anomalous) = self.measure(i);
+            let (value, kind) = self.measure(i);
             // A dropped reading still happened (a stuck sensor goes on repeating it).
             self.sensors[i].last_value = value;
             if self.rng.chance(self.config.drop_probability) {
@@ -265,8 +264,17 @@ impl Iterator for ReadingGenerator {
                 value,
                 timestamp_ms: self.config.start_ms + second as i64 * 1000 + sensor.offset_ms,
             };
-            return Some((reading, anomalous));
+            return (reading, kind);
         }
+    }
+}
+
+impl Iterator for ReadingGenerator {
+    type Item = (SensorReading, bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (reading, kind) = self.next_with_kind();
+        Some((reading, kind.is_some()))
     }
 }
 
@@ -307,6 +315,28 @@ mod tests {
             let readings = take(seed, 300_000);
             let rate = readings.iter().filter(|(_, a)| *a).count() as f64 / readings.len() as f64;
             assert!((0.01..=0.02).contains(&rate), "seed {seed}: anomaly rate {rate}");
+        }
+    }
+
+    #[test]
+    fn kinds_label_the_same_readings() {
+        let mut with_kinds = ReadingGenerator::new(GeneratorConfig::with_seed(4));
+        let kinds: Vec<(SensorReading, Option<AnomalyKind>)> =
+            (0..50_000).map(|_| with_kinds.next_with_kind()).collect();
+        let labelled = take(4, 50_000);
+        assert!(
+            kinds
+                .iter()
+                .zip(&labelled)
+                .all(|((r, k), (l, a))| r == l && k.is_some() == *a)
+        );
+        for kind in [
+            AnomalyKind::Spike,
+            AnomalyKind::LevelShift,
+            AnomalyKind::StuckAt,
+            AnomalyKind::NoiseBurst,
+        ] {
+            assert!(kinds.iter().any(|(_, k)| *k == Some(kind)), "{kind:?} occurs");
         }
     }
 

@@ -5,11 +5,13 @@
 //! - [`cli`]: the command line of the `*-training-data` binaries (`--rows N --seed S` and one
 //!   count of their own) and the CSV they write;
 //! - [`check`]: assertions for the examples' feature tests (computed features against expected
-//!   values, the incremental computation against the direct definition).
+//!   values, the incremental computation against the direct definition);
+//! - [`stats`]: percentiles of measurements (latencies, detection delays).
 #![deny(missing_docs)]
 
 pub mod check;
 pub mod cli;
 pub mod rng;
+pub mod stats;
 
 pub use rng::Rng;
