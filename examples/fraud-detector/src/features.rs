@@ -168,6 +168,35 @@ impl FeatureState {
         Self::default()
     }
 
+    /// Number of the card's transactions seen.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Mean amount of the card's transactions; 0 before the first.
+    pub fn mean_amount(&self) -> f64 {
+        self.mean
+    }
+
+    /// Population standard deviation of the card's amounts; 0 before the first.
+    pub fn std_amount(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            (self.m2 / self.count as f64).sqrt()
+        }
+    }
+
+    /// The card's home country (its first transaction's), if it has one.
+    pub fn home_country(&self) -> Option<&str> {
+        self.home.as_deref()
+    }
+
+    /// Event time of the card's latest transaction, if any.
+    pub fn last_timestamp_ms(&self) -> Option<i64> {
+        self.prev_ts
+    }
+
     /// The features of `txn` (the card's next transaction), as the model's input row; then
     /// `txn` becomes part of the card's history.
     pub fn update(&mut self, txn: &Transaction) -> [f32; N_FEATURES] {

@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 /// topic, keyed by `card_id`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
-    /// Unique, increasing in the order the generator yields transactions (from 1).
+    /// Unique, increasing in the order the generator yields transactions (from 1). Written as a
+    /// signed 64-bit integer (Avro's `long`, Java's `long`), so at most `i64::MAX`.
+    #[serde(serialize_with = "serialize_as_i64")]
     pub txn_id: u64,
     /// The card, e.g. `card-000042`.
     pub card_id: String,
@@ -42,6 +44,13 @@ pub struct Transaction {
     pub country: String,
     /// Event time: when the purchase was made, in milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
+}
+
+/// Writes an id as a signed 64-bit integer: Avro has no unsigned type (`apache-avro` would write a
+/// `u64` as 8 fixed bytes), and ids never exceed `i64::MAX`.
+fn serialize_as_i64<S: serde::Serializer>(id: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    let id = i64::try_from(*id).map_err(|_| serde::ser::Error::custom("an id above i64::MAX"))?;
+    serializer.serialize_i64(id)
 }
 
 /// The merchant categories the generator uses.
