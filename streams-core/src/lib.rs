@@ -56,6 +56,8 @@ pub use runtime::{ProductionErrorHandler, RecordErrorHandler};
 /// The guides in `docs/`, compiled and run as doctests so their examples stay true.
 #[cfg(doctest)]
 mod guides {
+    #[doc = include_str!("../../docs/coming-from-kafka-streams.md")]
+    struct ComingFromKafkaStreams;
     #[doc = include_str!("../../docs/configuration.md")]
     struct Configuration;
     #[doc = include_str!("../../docs/deduplication.md")]
@@ -64,8 +66,12 @@ mod guides {
     struct Dsl;
     #[doc = include_str!("../../docs/error-handling.md")]
     struct ErrorHandling;
+    #[doc = include_str!("../../docs/getting-started.md")]
+    struct GettingStarted;
     #[doc = include_str!("../../docs/joins.md")]
     struct Joins;
+    #[doc = include_str!("../../docs/operations.md")]
+    struct Operations;
     #[doc = include_str!("../../docs/pipe.md")]
     struct Pipe;
     #[doc = include_str!("../../docs/processor-api.md")]
