@@ -31,7 +31,8 @@ pub(crate) struct GlobalStore {
 }
 
 impl GlobalStore {
-    /// A fresh store for `spec`.
+    /// A fresh store for `spec`. (Only the test driver runs global tables so far.)
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn new(spec: StoreBuilder) -> Result<Self> {
         let store = Arc::new(Mutex::new(spec.build()?));
         Ok(GlobalStore { spec, store })
@@ -225,7 +226,8 @@ impl Task {
         self.errors = errors;
     }
 
-    /// The topics this task reads, resolved.
+    /// The topics this task reads, resolved (for the test driver).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn source_topics(&self) -> impl Iterator<Item = &str> {
         self.sources.keys().map(String::as_str)
     }
@@ -359,7 +361,8 @@ impl Task {
     }
 
     /// Moves stream time forward to `time` (never back) as if a record with that timestamp had been
-    /// read, and fires due stream-time punctuations.
+    /// read, and fires due stream-time punctuations (for the test driver).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn advance_stream_time(&mut self, time: i64) -> Result<()> {
         self.observe_timestamp(time);
         self.punctuate_stream_time()?;

@@ -24,6 +24,8 @@ mod timestamps;
 
 pub use error_handling::{ErrorKind, ProductionErrorHandler, RecordErrorHandler};
 pub use kafka_streams::{KafkaStreams, StreamThreadExceptionResponse, StreamsState, StreamsStats};
+// Used by the test support (`testing::kafka`) only.
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub(crate) use pipe::send;
 pub use pipe::{Pipe, PipeStats, RawRecord, RunningPipe, SourcePosition, panic_message};
 pub use queries::{KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlyWindowStore};

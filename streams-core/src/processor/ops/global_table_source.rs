@@ -18,6 +18,8 @@ pub(crate) type RecordCheck = Arc<dyn Fn(&str, &RawRecord) -> Result<(), SerdeEr
 ///
 /// # Errors
 /// [`Error::Record`] when the record has no key, no valid timestamp, or does not deserialize.
+// Only the test driver runs global tables so far.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) fn apply(
     store: &mut StoreInstance,
     check: &RecordCheck,
