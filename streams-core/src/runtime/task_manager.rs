@@ -686,14 +686,20 @@ impl TaskManager {
         for active in self.tasks.values_mut() {
             active.task.flush()?;
         }
-        if let Err(error) = self.producer.0.flush(FLUSH_TIMEOUT) {
+        if !self.producer.wait_for_deliveries(FLUSH_TIMEOUT) {
             // Brokers away (a restart, a leader election): commit nothing, try again at the next
             // commit, and give up only after TASK_TIMEOUT without success.
             let since = *self.flush_failing_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= TASK_TIMEOUT {
-                return Err(Error::kafka("waiting for output records to be acknowledged", error));
+                return Err(Error::kafka(
+                    "waiting for output records to be acknowledged",
+                    KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut),
+                ));
             }
-            warn!(%error, "outputs not acknowledged yet; committing nothing, retrying at the next commit");
+            warn!(
+                in_flight = self.producer.0.in_flight_count(),
+                "outputs not acknowledged within {FLUSH_TIMEOUT:?}; committing nothing, retrying at the next commit"
+            );
             return Ok(());
         }
         self.flush_failing_since = None;
@@ -847,6 +853,9 @@ impl TaskManager {
             active.task.flush()?;
         }
         let offsets = self.consumed_offsets()?;
+        // The outputs acknowledged first, quickly (see `wait_for_deliveries`); what is still in
+        // flight after the timeout, `commit_transaction` waits for (or fails on) itself.
+        self.producer.wait_for_deliveries(FLUSH_TIMEOUT);
         let result = (|| {
             if offsets.count() > 0 {
                 let group = consumer
