@@ -201,9 +201,13 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let Some(kafka) = TestKafka::from_env() else {
         return Err("set STREAMS_BOOTSTRAP_SERVERS (scripts/anomaly-demo does)".into());
     };
-    let readings_topic = kafka.create_topic("sensor-readings", args.partitions);
-    let scores_topic = kafka.create_topic("sensor-scores", args.partitions);
-    let anomalies_topic = kafka.create_topic("anomalies", args.partitions);
+    // The generated readings' event times (the records' timestamps) lie in the past, months before
+    // now: under the broker's default 7-day time retention, its next retention check would delete
+    // them while the run reads them. These topics keep their records.
+    let keep = [("retention.ms", "-1")];
+    let readings_topic = kafka.create_topic_with_config("sensor-readings", args.partitions, &keep);
+    let scores_topic = kafka.create_topic_with_config("sensor-scores", args.partitions, &keep);
+    let anomalies_topic = kafka.create_topic_with_config("anomalies", args.partitions, &keep);
     let topics = Topics {
         readings: readings_topic.name().to_string(),
         scores: scores_topic.name().to_string(),

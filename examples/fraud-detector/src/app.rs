@@ -343,7 +343,10 @@ async fn prepare_topics(config: &AppConfig) -> Result<(), BoxError> {
     let missing: Vec<NewTopic> = ours
         .iter()
         .filter(|t| !present.contains(**t))
-        .map(|t| NewTopic::new(t, config.partitions, TopicReplication::Fixed(1)))
+        // The generated transactions' event times (the records' timestamps) reach days to months
+        // back: under the broker's default 7-day time retention, its next retention check would
+        // delete them while the application reads them. These topics keep their records.
+        .map(|t| NewTopic::new(t, config.partitions, TopicReplication::Fixed(1)).set("retention.ms", "-1"))
         .collect();
     if !missing.is_empty() {
         for result in admin.create_topics(&missing, &options).await? {
