@@ -13,15 +13,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
 use tracing::warn;
 
-use super::pipe::{send, serve_delivery_reports};
+use super::pipe::{send, serve_delivery_reports, wait_for_deliveries};
 use crate::error::{Error, Result};
 use crate::processor::task::RecordCollector;
 use crate::runtime::RawRecord;
@@ -129,32 +129,12 @@ impl SharedProducer {
         serve_delivery_reports(&self.0, |delivery| delivery.reports.load(Ordering::Relaxed));
     }
 
-    /// Sends every lingering record at once and waits until all records sent so far are
-    /// acknowledged or failed (serving their delivery reports), for at most `timeout`; `true` when
-    /// none is left in flight.
-    ///
-    /// This is what a commit waits for before committing. rdkafka's own `flush` (which
-    /// `commit_transaction` also calls) polls in steps of 100 ms and each step lasts its full 100 ms,
-    /// so a flush with records in flight costs at least 100 ms, per commit; this returns within a
-    /// millisecond of the last acknowledgement, and leaves `flush` nothing to wait for.
+    /// Waits until every record sent so far is acknowledged or failed, for at most `timeout` (see
+    /// [`wait_for_deliveries`]); `true` when none is left in flight.
     pub(crate) fn wait_for_deliveries(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            // librdkafka's flush with no wait: sends lingering batches now; succeeds once nothing
-            // is in flight (delivery reports served included).
-            if self.0.flush(Duration::ZERO).is_ok() {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            self.0.poll(DELIVERY_POLL);
-        }
+        wait_for_deliveries(&self.0, timeout)
     }
 }
-
-/// How long [`SharedProducer::wait_for_deliveries`] polls for delivery reports between checks.
-const DELIVERY_POLL: Duration = Duration::from_millis(1);
 
 /// Where a task's sinks send: the shared producer, partitioned by key (Java's murmur2).
 pub(crate) struct ProducerCollector {

@@ -380,9 +380,12 @@ impl Shared {
         if offsets.is_empty() {
             return Ok(());
         }
-        self.producer
-            .flush(FLUSH_TIMEOUT)
-            .map_err(|e| Error::kafka("waiting for output records to be acknowledged", e))?;
+        if !wait_for_deliveries(&self.producer, FLUSH_TIMEOUT) {
+            return Err(Error::kafka(
+                "waiting for output records to be acknowledged",
+                KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut),
+            ));
+        }
         self.producer.context().check()?;
         let mut list = TopicPartitionList::new();
         for &(partition, offset) in &offsets {
@@ -629,6 +632,32 @@ pub(crate) fn serve_delivery_reports<C: ProducerContext>(producer: &BaseProducer
         }
     }
 }
+
+/// Sends every lingering record at once and waits until all records sent so far are acknowledged
+/// or failed (serving their delivery reports), for at most `timeout`; `true` when none is left in
+/// flight.
+///
+/// What a commit waits for before committing. rdkafka's own `flush` (which `commit_transaction`
+/// also calls) polls in steps of 100 ms and each step lasts its full 100 ms, so a flush with records
+/// in flight costs at least 100 ms, per commit; this returns within a millisecond of the last
+/// acknowledgement, and leaves `flush` nothing to wait for.
+pub(crate) fn wait_for_deliveries<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        // librdkafka's flush with no wait: sends lingering batches now; succeeds once nothing is in
+        // flight (delivery reports served included).
+        if producer.flush(Duration::ZERO).is_ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        producer.poll(DELIVERY_POLL);
+    }
+}
+
+/// How long [`wait_for_deliveries`] polls for delivery reports between checks.
+const DELIVERY_POLL: Duration = Duration::from_millis(1);
 
 /// Consumer errors: a fatal one or a vanished source topic ends the run; the others are transient
 /// (librdkafka reconnects and retries) and only logged.
