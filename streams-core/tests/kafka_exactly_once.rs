@@ -18,12 +18,22 @@ use streams_core::{ProcessingGuarantee, StreamsConfig};
 
 const WAIT: Duration = Duration::from_secs(90);
 const KEYS: usize = 30;
+/// How long a helper takes per record at least: at most about 3,000 records/s.
+const HELPER_PACE: Duration = Duration::from_micros(300);
 
 /// A count per key, every update to `output` (no cache).
 fn counting(input: &str, output: &str) -> Topology {
+    counting_paced(input, output, Duration::ZERO)
+}
+
+/// [`counting`], taking at least `pace` per record: the crash test's helpers are slowed down so that
+/// its kills land in the middle of their work (at full speed a helper can finish all its input
+/// before the test has read that it passed the point where it is to be killed).
+fn counting_paced(input: &str, output: &str, pace: Duration) -> Topology {
     let builder = StreamsBuilder::new();
     builder
         .stream::<String, String>(input)
+        .peek(move |_, _| std::thread::sleep(pace))
         .group_by_key()
         .count_with(Materialized::named("counts").without_caching())
         .to_stream()
@@ -68,7 +78,11 @@ fn eos_helper_counting_application() {
             .with_static_membership(true)
             .with_consumer_config("session.timeout.ms", "30000");
     }
-    let mut streams = KafkaStreams::new(counting(&var("EOS_INPUT"), &var("EOS_OUTPUT")), config).unwrap();
+    let mut streams = KafkaStreams::new(
+        counting_paced(&var("EOS_INPUT"), &var("EOS_OUTPUT"), HELPER_PACE),
+        config,
+    )
+    .unwrap();
     streams.start().unwrap();
     loop {
         let stats = streams.stats();
