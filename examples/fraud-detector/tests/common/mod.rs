@@ -2,16 +2,27 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fraud_detector::app::App;
 use fraud_detector::demo::{self, GenerateConfig, GenerateProgress};
 
+/// Sends the application's logs to the test's output (shown when a test fails): warnings, or
+/// what `RUST_LOG` asks for.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Posts generated transactions (seed `seed`) to the API on `port` at `rate`/s for `seconds`,
-/// re-posting a `duplicates` share; asserts that none was refused, then waits until `apps` have
-/// processed every post. Returns (distinct transactions accepted, re-posts).
-pub async fn post_and_process(
-    apps: &[&App],
+/// re-posting a `duplicates` share, and asserts that none was refused; then waits (up to 120 s)
+/// until `transaction-scores` holds a score for each, and asserts exactly one per transaction.
+/// Returns (distinct transactions accepted, re-posts).
+pub async fn post_and_score(
+    bootstrap_servers: &str,
     port: u16,
     rate: u32,
     seconds: u64,
@@ -39,16 +50,16 @@ pub async fn post_and_process(
         "{:?}",
         progress.first_error.lock().unwrap()
     );
-    let processed = || apps.iter().map(|app| app.processed()).sum::<u64>();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while processed() < accepted + reposted {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} processed",
-            processed(),
-            accepted + reposted
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let servers = bootstrap_servers.to_string();
+    let (scores, distinct) =
+        tokio::task::spawn_blocking(move || App::wait_for_scores(&servers, accepted, Duration::from_secs(120)))
+            .await
+            .unwrap()
+            .expect("the scores are read");
+    assert_eq!(
+        (scores, distinct),
+        (accepted, accepted),
+        "one score per accepted transaction"
+    );
     (accepted, reposted)
 }
