@@ -79,15 +79,7 @@ async fn avro_transactions_posted_over_http_are_scored_once() {
         .unwrap()
         .0
         .card_id;
-    let text = http
-        .get(format!("http://127.0.0.1:{PORT}/cards/{card}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_str(&text).expect(&text);
+    let body = common::card_lookup(&http, PORT, &card).await;
     assert_eq!(body["card_id"], card.as_str(), "{body}");
     assert!(body["transactions"].as_u64().unwrap() > 0, "{body}");
     assert!(body["latest"]["features"]["amount_zscore"].is_number(), "{body}");

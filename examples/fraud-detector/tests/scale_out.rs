@@ -46,15 +46,7 @@ async fn card_lookups_are_answered_by_the_instance_hosting_the_card() {
     let mut seen = BTreeSet::new();
     for card in &cards {
         for port in PORTS {
-            let text = http
-                .get(format!("http://127.0.0.1:{port}/cards/{card}"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let body: serde_json::Value = serde_json::from_str(&text).expect(&text);
+            let body = common::card_lookup(&http, port, card).await;
             assert_eq!(body["card_id"], card.as_str(), "{body}");
             let host = body["host"].as_str().expect("the answering host").to_string();
             seen.insert((port, host));

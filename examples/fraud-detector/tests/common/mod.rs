@@ -17,6 +17,19 @@ pub fn init_logs() {
         .try_init();
 }
 
+/// `GET /cards/{card}` on the instance at `port`, as JSON (panics naming the body if it is not).
+pub async fn card_lookup(http: &reqwest::Client, port: u16, card: &str) -> serde_json::Value {
+    let text = http
+        .get(format!("http://127.0.0.1:{port}/cards/{card}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).expect(&text)
+}
+
 /// Posts generated transactions (seed `seed`) to the API on `port` at `rate`/s for `seconds`,
 /// re-posting a `duplicates` share, and asserts that none was refused; then waits (up to 120 s)
 /// until `transaction-scores` holds a score for each, and asserts exactly one per transaction.
