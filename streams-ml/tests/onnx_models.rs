@@ -1,6 +1,7 @@
 //! The shipped ONNX models under tract: every output agrees with onnxruntime's (recorded by
-//! `scripts/train-models` in `models/reference.json`) within 1e-5; a model is checked against its
-//! features at load; a watched file is swapped in while scoring goes on.
+//! `scripts/train-models` in `models/reference.json`) within 1e-5 (the classifiers' probabilities
+//! and labels, the isolation forest's scores); a model is checked against its features at load; a
+//! watched file is swapped in while scoring goes on.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,13 +23,33 @@ struct Reference {
 #[derive(Deserialize)]
 struct ReferenceModel {
     file: String,
+    /// `classifier` (scored by `probabilities`) or `isolation_forest` (scored by `scores`).
+    kind: String,
     name: String,
     n_features: usize,
     feature_names: Vec<String>,
     labels: Vec<String>,
     inputs: Vec<Vec<f32>>,
+    #[serde(default)]
     probabilities: Vec<Vec<f32>>,
+    #[serde(default)]
+    scores: Vec<Vec<f32>>,
     label_ids: Vec<usize>,
+}
+
+impl ReferenceModel {
+    fn is_classifier(&self) -> bool {
+        self.kind == "classifier"
+    }
+
+    /// onnxruntime's output the model scores with, row by row.
+    fn expected(&self) -> &[Vec<f32>] {
+        if self.is_classifier() {
+            &self.probabilities
+        } else {
+            &self.scores
+        }
+    }
 }
 
 fn models_dir() -> PathBuf {
@@ -58,29 +79,41 @@ fn assert_close(file: &str, row: usize, got: &[f32], want: &[f32]) {
 #[test]
 fn every_shipped_model_agrees_with_onnxruntime() {
     let reference = reference();
-    assert!(reference.models.len() >= 3, "the fraud and anomaly models at least");
+    assert!(reference.models.len() >= 6, "the fraud and anomaly models at least");
+    assert!(reference.models.iter().any(|m| m.kind == "isolation_forest"));
     for expected in &reference.models {
         let model = load(expected);
         let info = model.info();
         assert_eq!(&*info.name, expected.name, "name from the file's metadata");
         assert!(info.content_hash.starts_with("sha256:") && info.content_hash.len() == 71);
         assert_eq!(info.input_width, expected.n_features);
-        assert_eq!(
-            info.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
-            expected.labels
-        );
+        if expected.is_classifier() {
+            assert_eq!(
+                info.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
+                expected.labels
+            );
+        }
         let rows = expected.inputs.len();
         let flat: Vec<f32> = expected.inputs.concat();
         // All rows in one batch (symbolic plan), one by one, and in a batch size with its own plan.
         let batched = model.predict(&flat, rows).unwrap();
         model.prepare(rows);
         let prepared = model.predict(&flat, rows).unwrap();
-        for (row, want) in expected.probabilities.iter().enumerate() {
+        assert_eq!(
+            expected.expected().len(),
+            rows,
+            "{}: an expected output per row",
+            expected.file
+        );
+        for (row, want) in expected.expected().iter().enumerate() {
             let width = want.len();
             let single = model.predict(&expected.inputs[row], 1).unwrap();
             assert_close(&expected.file, row, &single, want);
             assert_close(&expected.file, row, &batched[row * width..(row + 1) * width], want);
             assert_close(&expected.file, row, &prepared[row * width..(row + 1) * width], want);
+            if !expected.is_classifier() {
+                continue;
+            }
             let label = info.label_of(&single).unwrap();
             assert_eq!(
                 &**label, expected.labels[expected.label_ids[row]],

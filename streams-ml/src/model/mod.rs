@@ -15,12 +15,25 @@
 
 mod handle;
 mod onnx;
+mod trees;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use handle::{ModelHandle, ModelTopic, Watcher};
 pub use onnx::OnnxModel;
+
+/// tract's ONNX loader ([`tract_onnx::onnx`]) with streams-ml's own `TreeEnsembleClassifier`,
+/// `TreeEnsembleRegressor` and `LabelEncoder` (of `ai.onnx.ml`) registered in place of tract's: what
+/// [`OnnxModel`] loads with. Use it to run a model with tract directly, e.g. to read every output
+/// of a graph rather than the one a [`Model`] scores with.
+///
+/// The tree ensembles are evaluated root to leaf (O(depth) per tree and record), a batch tree by
+/// tree, and their scores and labels follow onnxruntime's. A malformed node makes loading fail with
+/// a message naming the node and the attribute.
+pub fn onnx_loader() -> tract_onnx::Onnx {
+    trees::onnx()
+}
 
 /// A model: scores batches of feature vectors. Implementations must be usable from several
 /// threads at once (the scoring operator's workers share one model).

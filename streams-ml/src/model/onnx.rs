@@ -89,7 +89,7 @@ impl OnnxModel {
             source_name: source.clone(),
             reason,
         };
-        let onnx = tract_onnx::onnx();
+        let onnx = super::trees::onnx();
         let proto = onnx
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| load_error(format!("not an ONNX model: {e}")))?;
