@@ -4,7 +4,7 @@
 //! legitimate transactions of the generator's training population) and the model scores the
 //! result; a feature's contribution is how much the fraud probability drops when it is typical.
 //! The reasons are the features with the largest contributions, strongest first. This takes one
-//! batch of [`N_FEATURES`] rows per alert (microseconds for the MLP), and only alerts pay it.
+//! batch of [`N_FEATURES`] rows per alert (microseconds for the shipped models), and only alerts pay it.
 
 use serde::{Deserialize, Serialize};
 use streams_ml::model::ModelHandle;

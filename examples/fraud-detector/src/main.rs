@@ -11,7 +11,7 @@
 //!   --format json|avro       format of the transactions topic (default json)
 //!   --registry URL           schema registry for avro (default $STREAMS_SCHEMA_REGISTRY_URL)
 //!   --threshold P            alert at fraud probability >= P (default 0.5)
-//!   --model FILE             ONNX model (default models/fraud-mlp.onnx)
+//!   --model FILE             ONNX model (default models/fraud-hgb.onnx)
 //!   --state-dir DIR          state stores (default: a temporary directory)
 //!   --at-least-once          instead of exactly-once
 //!   --partitions N           partitions of the topics created (default 4)

@@ -79,7 +79,7 @@ fn every_transaction_is_scored_once_with_the_reference_features() {
             txn.txn_id
         );
         assert!((0.0..=1.0).contains(&score.fraud_probability));
-        assert_eq!(score.model, "fraud-mlp");
+        assert_eq!(score.model, "fraud-hgb");
     }
 
     // The stores the card lookup reads.
