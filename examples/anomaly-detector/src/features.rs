@@ -1,7 +1,8 @@
 //! The anomaly model's input features: the reference definition.
 //!
-//! The training data (`anomaly-training-data`), the model (`models/anomaly-mlp.onnx`) and the
-//! streaming topology that scores live readings must all compute exactly these, in this order
+//! The training data (`anomaly-training-data`), the models (`models/anomaly-iforest.onnx`,
+//! `models/anomaly-mlp.onnx`) and the streaming topology that scores live readings must all
+//! compute exactly these, in this order
 //! ([`FEATURE_NAMES`]). Every feature of a reading `x` of sensor `s` at event time `t` is computed
 //! from sensor `s`'s readings only, taken in event-time order (per sensor, timestamps are assumed
 //! to increase):

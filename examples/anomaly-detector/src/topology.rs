@@ -5,9 +5,9 @@
 //!  sensor-readings ─▶ group_by_key ─▶ aggregate: SensorProfile ─▶ to_stream ─▶ latest features
 //!  (event time from       │            (RocksDB `sensor-profiles`,             │
 //!   the value)            │             no cache: one update per reading)      ▼
-//!                         │                                        score (anomaly-mlp.onnx)
+//!                         │                                     score (anomaly-iforest.onnx)
 //!                         │                                          │                 │
-//!                         │                               every score ▼    p(anomaly) > θ ▼
+//!                         │                               every score ▼ anomaly score > θ ▼
 //!                         │                                              (after a sensor's warm-up)
 //!                         │                                    sensor-scores        anomalies
 //!                         ▼
@@ -17,6 +17,10 @@
 //!
 //! Readings are keyed by sensor, so grouping by key needs no repartition: each sensor's readings
 //! reach its profile in partition order, which is event-time order (the generator sends them so).
+//!
+//! The anomaly score is the isolation forest's negated decision function (or, with
+//! `models/anomaly-mlp.onnx`, the classifier's probability of `anomaly`): see
+//! [`ModelKind`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,12 +31,14 @@ use streams_core::runtime::{TimestampExtractor, timestamp_from_value};
 use streams_core::serde::DefaultSerde;
 use streams_core::time::{TimeWindows, seconds};
 use streams_core::topology::Topology;
-use streams_ml::model::{Features, ModelError, ModelHandle, ModelSpec, OnnxModel};
+use streams_ml::model::{Features, Model, ModelError, ModelHandle, ModelSpec, OnnxModel};
 use streams_ml::{ScoreExt, Scoring};
 
 use crate::features::FEATURE_NAMES;
 use crate::generator::SensorReading;
-use crate::records::{AnomalyAlert, FeaturedReading, ScoreRecord, SensorProfile, WindowStats, anomaly_score};
+use crate::records::{
+    AnomalyAlert, FeaturedReading, ModelKind, ScoreRecord, SensorProfile, WindowStats, anomaly_score,
+};
 
 /// The key-value store (and table) of the sensors' profiles.
 pub const PROFILE_STORE: &str = "sensor-profiles";
@@ -50,8 +56,13 @@ pub const WINDOW_ADVANCE: Duration = Duration::from_secs(10);
 /// run of the generator covers.
 pub const WINDOW_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The model shipped for the detector, `models/anomaly-mlp.onnx` at the workspace root.
-pub const MODEL_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/anomaly-mlp.onnx");
+/// The detector's model, `models/anomaly-iforest.onnx` at the workspace root: an isolation forest,
+/// trained without labels (`scripts/train-models`, models/README.md).
+pub const MODEL_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/anomaly-iforest.onnx");
+
+/// The supervised alternative, `models/anomaly-mlp.onnx`: an MLP classifier trained on the
+/// generator's labelled faults (`--model` takes it).
+pub const MLP_MODEL_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/anomaly-mlp.onnx");
 
 /// The topics the topology reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +75,19 @@ pub struct Topics {
     pub anomalies: String,
 }
 
-/// Loads the anomaly model at `path`, checking that it takes [`FEATURE_NAMES`].
+/// Loads the anomaly model at `path`, checking that it takes [`FEATURE_NAMES`] and that its
+/// output is an isolation forest's or a `normal`/`anomaly` classifier's; returns it with its kind.
 ///
 /// # Errors
-/// When the file does not load or its input does not fit.
-pub fn load_model(path: &str) -> std::result::Result<ModelHandle, ModelError> {
+/// When the file does not load, or its input or output does not fit.
+pub fn load_model(path: &str) -> std::result::Result<(ModelHandle, ModelKind), ModelError> {
     let spec = ModelSpec::new(Features::named(FEATURE_NAMES));
-    Ok(ModelHandle::new(OnnxModel::from_file(path, &spec)?))
+    let model = OnnxModel::from_file(path, &spec)?;
+    let kind = ModelKind::of(model.info()).map_err(|reason| ModelError::Signature {
+        source_name: path.to_string(),
+        reason,
+    })?;
+    Ok((ModelHandle::new(model), kind))
 }
 
 /// The event time of a record of the readings topic: the reading's own `timestamp_ms`.
@@ -80,8 +97,8 @@ pub fn event_time() -> Arc<dyn TimestampExtractor> {
     })
 }
 
-/// The detector's topology: alerts for readings whose probability of `anomaly` is above
-/// `threshold`.
+/// The detector's topology: alerts for readings whose anomaly score
+/// ([`anomaly_score`]) is above `threshold`.
 ///
 /// # Errors
 /// When the topology is invalid (it is not, for any topic names that differ).
@@ -129,6 +146,7 @@ mod tests {
     use super::*;
     use crate::features::FeatureExtractor;
     use crate::generator::{GeneratorConfig, ReadingGenerator};
+    use crate::records::{CLASSIFIER_THRESHOLD, ISOLATION_FOREST_THRESHOLD};
 
     fn topics() -> Topics {
         Topics {
@@ -140,9 +158,11 @@ mod tests {
 
     #[test]
     fn every_reading_is_scored_on_the_reference_features() {
-        let model = load_model(MODEL_PATH).unwrap();
+        let (model, kind) = load_model(MODEL_PATH).unwrap();
+        assert_eq!(kind, ModelKind::IsolationForest);
+        let threshold = kind.default_threshold();
         let scoring = Scoring::new(model).max_batch(16);
-        let topology = topology(&topics(), scoring, 0.5).unwrap();
+        let topology = topology(&topics(), scoring, threshold).unwrap();
         let driver = TopologyTestDriver::new(topology, StreamsConfig::for_tests("anomaly")).unwrap();
         let input = driver.input_topic::<String, SensorReading>("readings");
         let readings: Vec<SensorReading> = ReadingGenerator::new(GeneratorConfig {
@@ -179,7 +199,7 @@ mod tests {
         };
         assert_eq!(
             alerts.len(),
-            scores.iter().filter(|s| s.score > 0.5).filter(warm).count()
+            scores.iter().filter(|s| s.score > threshold).filter(warm).count()
         );
         assert!(!alerts.is_empty(), "some readings of 2,000 look anomalous");
         for alert in &alerts {
@@ -202,5 +222,24 @@ mod tests {
         let profiles = driver.key_value_store::<String, SensorProfile>(PROFILE_STORE);
         let profile = profiles.get(&last.sensor_id).unwrap();
         assert_eq!(profile.last.as_ref(), Some(last));
+    }
+
+    #[test]
+    fn the_mlp_loads_as_a_classifier_scored_by_its_probability_of_anomaly() {
+        let (mlp, kind) = load_model(MLP_MODEL_PATH).unwrap();
+        assert_eq!(kind, ModelKind::Classifier);
+        let (forest, _) = load_model(MODEL_PATH).unwrap();
+        // A 10σ spike after a quiet minute: both models call it anomalous, each on its own scale.
+        let spike = [52.0f32, 10.0, 5.0, 0.5, 47.0, 5.0];
+        let probabilities = mlp.current().predict(&spike, 1).unwrap();
+        assert_eq!(probabilities.len(), 2);
+        let p = kind.anomaly_score(&probabilities);
+        assert!(p == probabilities[1] && p > CLASSIFIER_THRESHOLD, "{probabilities:?}");
+        let decision = forest.current().predict(&spike, 1).unwrap();
+        let score = ModelKind::IsolationForest.anomaly_score(&decision);
+        assert!(
+            score == -decision[0] && score > ISOLATION_FOREST_THRESHOLD,
+            "{decision:?}"
+        );
     }
 }

@@ -1,12 +1,18 @@
 //! Precision and recall of the anomaly model at several thresholds, offline: the readings of the
-//! generator, their reference features, the model's scores, and the detector's alert rule (score
-//! above the threshold, after a sensor's warm-up), measured as the detector measures its alerts
-//! (`anomaly_detector::evaluation`). The topology computes exactly these features, so a run of
-//! `anomaly-detector --threshold T` on the same readings raises the same alerts.
+//! generator, their reference features, the model's anomaly scores, and the detector's alert rule
+//! (anomaly score above the threshold, after a sensor's warm-up), measured as the detector
+//! measures its alerts (`anomaly_detector::evaluation`). The topology computes exactly these
+//! features, so a run of `anomaly-detector --threshold T` on the same readings raises the same
+//! alerts.
 //!
 //! ```text
-//! anomaly-thresholds [--seed S] [--sensors K] [--readings N]
+//! anomaly-thresholds [--seed S] [--sensors K] [--readings N] [--model PATH]
 //! ```
+//!
+//! The model is the detector's isolation forest unless `--model` names another (e.g.
+//! `models/anomaly-mlp.onnx`); the thresholds tried suit its kind: the isolation forest's anomaly
+//! score (its negated decision function) lies within about −0.3 to 0.15, a classifier's is a
+//! probability.
 //!
 //! Prints a Markdown table (docs/anomaly-detector.md has one).
 
@@ -14,11 +20,18 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anomaly_detector::evaluation::{Labelled, Metrics};
-use anomaly_detector::records::{ANOMALY_SCORE, WARM_UP_READINGS};
+use anomaly_detector::records::{ModelKind, WARM_UP_READINGS};
 use anomaly_detector::topology::{MODEL_PATH, load_model};
 use anomaly_detector::{AnomalyKind, FeatureExtractor, GeneratorConfig, N_FEATURES, ReadingGenerator, SensorReading};
 
-const THRESHOLDS: [f32; 6] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
+/// The thresholds tried on an isolation forest's anomaly score (0 is the model's own cut: its
+/// `label` output is -1 above it).
+const FOREST_THRESHOLDS: [f32; 10] = [-0.02, -0.01, 0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08];
+
+/// The thresholds tried on a classifier's probability of `anomaly`.
+const CLASSIFIER_THRESHOLDS: [f32; 6] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
+
+const USAGE: &str = "usage: anomaly-thresholds [--seed S] [--sensors K] [--readings N] [--model PATH]";
 
 fn main() -> ExitCode {
     let mut config = GeneratorConfig {
@@ -26,25 +39,31 @@ fn main() -> ExitCode {
         ..GeneratorConfig::with_seed(7)
     };
     let mut readings = 200_000usize;
+    let mut model_path = MODEL_PATH.to_string();
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
-        let value = pair.get(1).and_then(|v| v.parse::<u64>().ok());
-        match (pair[0].as_str(), value) {
-            ("--seed", Some(v)) => config.seed = v,
-            ("--sensors", Some(v)) => config.sensors = (v as usize).clamp(1, 1000),
-            ("--readings", Some(v)) => readings = v as usize,
+        let number = pair.get(1).and_then(|v| v.parse::<u64>().ok());
+        match (pair[0].as_str(), number, pair.get(1)) {
+            ("--seed", Some(v), _) => config.seed = v,
+            ("--sensors", Some(v), _) => config.sensors = (v as usize).clamp(1, 1000),
+            ("--readings", Some(v), _) => readings = v as usize,
+            ("--model", _, Some(path)) => model_path = path.clone(),
             _ => {
-                eprintln!("usage: anomaly-thresholds [--seed S] [--sensors K] [--readings N]");
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
-    let model = match load_model(MODEL_PATH) {
-        Ok(handle) => handle.current(),
+    let (model, kind) = match load_model(&model_path) {
+        Ok((handle, kind)) => (handle.current(), kind),
         Err(error) => {
             eprintln!("anomaly-thresholds: {error}");
             return ExitCode::FAILURE;
         }
+    };
+    let thresholds: &[f32] = match kind {
+        ModelKind::IsolationForest => &FOREST_THRESHOLDS,
+        ModelKind::Classifier => &CLASSIFIER_THRESHOLDS,
     };
 
     let mut generator = ReadingGenerator::new(config.clone());
@@ -67,24 +86,29 @@ fn main() -> ExitCode {
         }
     };
     let width = model.info().output_width;
+    let anomaly_scores: Vec<f32> = scores.chunks(width).map(|row| kind.anomaly_score(row)).collect();
 
     println!(
-        "{} readings of {} sensors, seed {}; alerts after {WARM_UP_READINGS} readings of a sensor\n",
+        "{} readings of {} sensors, seed {}; model {} version {} ({kind:?}, default threshold {}); alerts after \
+         {WARM_UP_READINGS} readings of a sensor\n",
         rows.len(),
         config.sensors,
-        config.seed
+        config.seed,
+        model.info().name,
+        model.info().version,
+        kind.default_threshold(),
     );
     println!(
         "| threshold | precision / reading | recall / reading | precision / episode | recall / episode | spike | level shift | stuck-at | noise burst | delay p50 | delay p99 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for threshold in THRESHOLDS {
+    for &threshold in thresholds {
         let mut per_sensor: BTreeMap<&str, Vec<Labelled>> = BTreeMap::new();
         for (i, (reading, kind, history)) in rows.iter().enumerate() {
             per_sensor.entry(&reading.sensor_id).or_default().push(Labelled {
                 timestamp_ms: reading.timestamp_ms,
                 kind: *kind,
-                alerted: *history >= WARM_UP_READINGS && scores[i * width + ANOMALY_SCORE] > threshold,
+                alerted: *history >= WARM_UP_READINGS && anomaly_scores[i] > threshold,
             });
         }
         let mut metrics = Metrics::default();
