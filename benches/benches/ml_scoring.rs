@@ -4,6 +4,10 @@
 //! `models/reference.json`, repeated). Plus the scoring operator end to end under the test driver
 //! (features, batching, the worker hand-off, forwarding), with the MLP in batches of 64.
 //!
+//! Tree ensembles too: the random forest, gradient boosting and isolation forest fixtures of
+//! `streams-ml/tests/models/trees` (our own `TreeEnsembleClassifier`/`TreeEnsembleRegressor`/
+//! `LabelEncoder` in tract) at batches of 1, 64 and 1024, on their reference rows without NaN.
+//!
 //! `cargo bench -p streams-benches --bench ml_scoring`; `scripts/bench-ml` runs it and onnxruntime
 //! one after the other and prints the ratios (docs/benchmarks.md).
 
@@ -24,17 +28,22 @@ fn models_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
 }
 
-/// The model's reference input rows, from models/reference.json.
-fn reference_rows(file: &str) -> Vec<Vec<f32>> {
-    let text = std::fs::read_to_string(models_dir().join("reference.json")).unwrap();
+/// The entry of model `file` in the `reference.json` of `dir`.
+fn reference_entry(dir: &Path, file: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("reference.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let model = json["models"]
+    json["models"]
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["file"] == file)
-        .unwrap_or_else(|| panic!("{file} not in reference.json"));
-    serde_json::from_value(model["inputs"].clone()).unwrap()
+        .unwrap_or_else(|| panic!("{file} not in {}/reference.json", dir.display()))
+        .clone()
+}
+
+/// The model's reference input rows, from models/reference.json.
+fn reference_rows(file: &str) -> Vec<Vec<f32>> {
+    serde_json::from_value(reference_entry(&models_dir(), file)["inputs"].clone()).unwrap()
 }
 
 fn load(file: &str) -> OnnxModel {
@@ -52,20 +61,64 @@ fn models(c: &mut Criterion) {
         let model = load(file);
         let reference = reference_rows(file);
         let name = file.trim_end_matches(".onnx");
-        let mut group = c.benchmark_group(format!("tract/{name}"));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(if name.contains("forest") { 8 } else { 3 }));
-        for batch in BATCHES {
-            // As the scoring operator does for its batch size: a plan specialised to it.
-            model.prepare(batch);
-            let input = tiled(&reference, batch);
-            group.throughput(Throughput::Elements(batch as u64));
-            group.bench_function(format!("batch_{batch}"), |b| {
-                b.iter(|| model.predict(&input, batch).unwrap())
-            });
-        }
-        group.finish();
+        bench_batches(c, &format!("tract/{name}"), &model, &reference, &BATCHES);
+    }
+}
+
+/// Criterion group `group`: `model.predict` on each batch size of `batches`, the batch filled with
+/// `reference` rows, repeated.
+fn bench_batches(c: &mut Criterion, group: &str, model: &OnnxModel, reference: &[Vec<f32>], batches: &[usize]) {
+    let mut group = c.benchmark_group(group);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for &batch in batches {
+        // As the scoring operator does for its batch size: a plan specialised to it.
+        model.prepare(batch);
+        let input = tiled(reference, batch);
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(format!("batch_{batch}"), |b| {
+            b.iter(|| model.predict(&input, batch).unwrap())
+        });
+    }
+    group.finish();
+}
+
+const TREE_BATCHES: [usize; 3] = [1, 64, 1024];
+
+/// The tree fixtures benchmarked, by the name `scripts/bench_onnxruntime.py --trees` reports them under.
+const TREE_MODELS: [(&str, &str); 3] = [
+    ("rf", "rf.onnx"),
+    ("gb-binary", "gb-binary.onnx"),
+    ("iforest", "iforest.onnx"),
+];
+
+fn trees_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../streams-ml/tests/models/trees")
+}
+
+/// A tree fixture's reference rows without NaN (as the onnxruntime script tiles them).
+fn tree_rows(file: &str) -> Vec<Vec<f32>> {
+    reference_entry(&trees_dir(), file)["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().map(|v| v as f32))
+                .collect::<Option<Vec<f32>>>()
+        })
+        .collect()
+}
+
+fn tree_models(c: &mut Criterion) {
+    for (name, file) in TREE_MODELS {
+        let reference = tree_rows(file);
+        let spec = ModelSpec::new(Features::width(reference[0].len()));
+        let model = OnnxModel::from_file(trees_dir().join(file), &spec).unwrap();
+        bench_batches(c, &format!("tract/trees/{name}"), &model, &reference, &TREE_BATCHES);
     }
 }
 
@@ -110,5 +163,5 @@ fn operator(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, models, operator);
+criterion_group!(benches, models, tree_models, operator);
 criterion_main!(benches);
