@@ -43,8 +43,12 @@ fn main() {
         return;
     };
     let app = kafka.unique_name("restore-bench");
-    let input = kafka.create_topic("restore-bench-in", 1);
-    let changelog = kafka.create_named_topic(&format!("{app}-store-changelog"), 1);
+    // Event times in 2023: kept whatever the broker's time retention (7 days by default).
+    let input = kafka.create_topic_with_config("restore-bench-in", 1, &[("retention.ms", "-1")]);
+    // As the application would create it: compacted (a key-value store's changelog), so the
+    // broker's time retention does not delete the 2023 records mid-run.
+    let changelog =
+        kafka.create_named_topic_with_config(&format!("{app}-store-changelog"), 1, &[("cleanup.policy", "compact")]);
     // A timestamped store value: 8 bytes of timestamp, then the value.
     let mut value = 1_700_000_000_000i64.to_be_bytes().to_vec();
     value.resize(VALUE_BYTES, b'x');

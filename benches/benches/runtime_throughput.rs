@@ -116,8 +116,11 @@ fn main() {
         println!("runtime throughput bench: STREAMS_BOOTSTRAP_SERVERS is not set; skipped");
         return;
     };
-    let input = kafka.create_topic("throughput-in", 4);
-    let output = kafka.create_topic("throughput-out", 4);
+    // The records' event times lie in 2023: under the broker's default 7-day time retention its
+    // next retention check (every 5 minutes) would delete them between runs.
+    let keep = [("retention.ms", "-1")];
+    let input = kafka.create_topic_with_config("throughput-in", 4, &keep);
+    let output = kafka.create_topic_with_config("throughput-out", 4, &keep);
     let value = "x".repeat(VALUE_BYTES);
     let started = Instant::now();
     kafka.produce_records(

@@ -182,7 +182,13 @@ impl TestKafka {
         self.create_named_topic_with_config(&self.unique_name(hint), partitions, settings)
     }
 
-    fn create_named_topic_with_config(&self, name: &str, partitions: i32, settings: &[(&str, &str)]) -> TestTopic {
+    /// [`create_named_topic`](Self::create_named_topic) with topic settings, e.g.
+    /// `("cleanup.policy", "compact")` for a key-value store's changelog filled before the
+    /// application starts.
+    ///
+    /// # Panics
+    /// When the topic exists, or the broker refuses or does not answer in 30 s.
+    pub fn create_named_topic_with_config(&self, name: &str, partitions: i32, settings: &[(&str, &str)]) -> TestTopic {
         let name = name.to_string();
         let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
         let topic = settings.iter().fold(
