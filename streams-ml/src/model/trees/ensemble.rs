@@ -188,7 +188,8 @@ impl TreeEnsemble {
             )?;
         }
 
-        let (prefix, role, n_targets) = if classifier {
+        // A classifier's labels (`None` for a regressor); its role is known once the votes are read.
+        let (prefix, labels, n_targets) = if classifier {
             let ints = attributes.ints("classlabels_int64s");
             let strings = attributes.strings("classlabels_strings")?;
             let labels = match (ints, strings) {
@@ -209,18 +210,13 @@ impl TreeEnsemble {
                     format!("{classes} class label(s); at least 2 are needed"),
                 ));
             }
-            let role = Role::Classifier {
-                labels,
-                binary_one_column: false,
-                weights_all_positive: true,
-            };
-            ("class", role, classes)
+            ("class", Some(labels), classes)
         } else {
             let targets = attributes.int("n_targets").unwrap_or(1);
             if targets < 1 {
                 return Err(err("n_targets", format!("{targets}; at least 1")));
             }
-            ("target", Role::Regressor, targets as usize)
+            ("target", None, targets as usize)
         };
         let vote_attr = |what: &str| format!("{prefix}_{what}");
         let vote_targets = attributes.required_ints(&vote_attr("ids"))?;
@@ -444,13 +440,13 @@ impl TreeEnsemble {
             depths.push(depth);
         }
 
-        let role = match role {
-            Role::Classifier { labels, .. } => Role::Classifier {
+        let role = match labels {
+            Some(labels) => Role::Classifier {
                 binary_one_column: n_targets == 2 && voted_targets.iter().filter(|&&t| t).count() == 1,
                 labels,
                 weights_all_positive,
             },
-            Role::Regressor => Role::Regressor,
+            None => Role::Regressor,
         };
         if matches!(role, Role::Classifier { .. }) && n_targets == 2 && post_transform == PostTransform::Probit {
             return Err(err(
