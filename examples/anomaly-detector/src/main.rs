@@ -459,8 +459,9 @@ fn evaluate(
             if message.topic() == anomalies_topic {
                 let alert: AnomalyAlert = serde_json::from_slice(payload).map_err(|e| format!("an alert: {e}"))?;
                 let truth = shared.truth();
-                observed.on_alert(&truth, &alert.sensor_id, alert.timestamp_ms, now);
-                let kind = truth.find(&alert.sensor_id, alert.timestamp_ms).and_then(|r| r.kind);
+                let at = &alert.scored;
+                observed.on_alert(&truth, &at.sensor_id, at.timestamp_ms, now);
+                let kind = truth.find(&at.sensor_id, at.timestamp_ms).and_then(|r| r.kind);
                 if !samples.iter().any(|(k, _)| *k == kind) {
                     samples.push((kind, alert));
                 }
@@ -629,11 +630,11 @@ fn print_samples(samples: &[(Option<AnomalyKind>, AnomalyAlert)]) {
         println!(
             "  {:<11} {} at {} score {:.3} (model {} v{}): {}",
             kind.map_or("false alarm", kind_name),
-            alert.sensor_id,
-            clock(alert.timestamp_ms),
-            alert.score,
-            alert.model,
-            alert.model_version,
+            alert.scored.sensor_id,
+            clock(alert.scored.timestamp_ms),
+            alert.scored.score,
+            alert.scored.model,
+            alert.scored.model_version,
             alert.reason
         );
     }

@@ -103,21 +103,14 @@ pub struct ScoreRecord {
 }
 
 /// An alert: a reading whose anomaly score is above the threshold (topic `anomalies`, keyed by
-/// sensor).
+/// sensor): its [`ScoreRecord`], whose fields are the alert's own in JSON, with the features and a
+/// reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyAlert {
-    /// The sensor.
-    pub sensor_id: String,
-    /// The reading's event time, ms since the epoch.
-    pub timestamp_ms: i64,
-    /// The reading's value.
-    pub value: f64,
-    /// The reading's anomaly score ([`anomaly_score`]): the higher, the more anomalous.
-    pub score: f32,
-    /// The model's name.
-    pub model: String,
-    /// The model's version.
-    pub model_version: String,
+    /// The scored reading (flattened: `sensor_id`, `timestamp_ms`, `value`, `score`, `model`,
+    /// `model_version` are fields of the alert).
+    #[serde(flatten)]
+    pub scored: ScoreRecord,
     /// The features the model was given.
     pub features: AnomalyFeatures,
     /// Why, for a human: the features that deviate most (see [`reason`]).
@@ -223,14 +216,8 @@ impl ScoreRecord {
 impl AnomalyAlert {
     /// The alert of a scored reading.
     pub fn of(scored: &Scored<FeaturedReading>) -> Self {
-        let reading = &scored.value.reading;
         AnomalyAlert {
-            sensor_id: reading.sensor_id.clone(),
-            timestamp_ms: reading.timestamp_ms,
-            value: reading.value,
-            score: anomaly_score(scored),
-            model: scored.model.to_string(),
-            model_version: scored.model_version.to_string(),
+            scored: ScoreRecord::of(scored),
             features: scored.value.features,
             reason: reason(&scored.value.features),
         }
@@ -348,6 +335,39 @@ streams_core::json_serde!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alert_is_one_flat_json_object_of_its_score_record_features_and_reason() {
+        let alert = AnomalyAlert {
+            scored: ScoreRecord {
+                sensor_id: "sensor-3".into(),
+                timestamp_ms: 42,
+                value: 1.5,
+                score: 0.25,
+                model: "anomaly-iforest".into(),
+                model_version: "1".into(),
+            },
+            features: features(1.5, 4.0, 0.5, 0.1, 0.2),
+            reason: "zscore_60s=4.0 (|z|>3)".into(),
+        };
+        let json: serde_json::Value = serde_json::to_value(&alert).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "features",
+                "model",
+                "model_version",
+                "reason",
+                "score",
+                "sensor_id",
+                "timestamp_ms",
+                "value"
+            ]
+        );
+        assert_eq!(serde_json::from_value::<AnomalyAlert>(json).unwrap(), alert);
+    }
 
     fn features(value: f32, zscore: f32, delta: f32, std: f32, ewma_gap: f32) -> AnomalyFeatures {
         AnomalyFeatures {

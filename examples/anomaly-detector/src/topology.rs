@@ -205,9 +205,9 @@ mod tests {
         for alert in &alerts {
             assert_eq!(
                 alert.features.to_array(),
-                expected[&(alert.sensor_id.clone(), alert.timestamp_ms)]
+                expected[&(alert.scored.sensor_id.clone(), alert.scored.timestamp_ms)]
             );
-            assert!(alert.model_version == scores[0].model_version && !alert.reason.is_empty());
+            assert!(alert.scored.model_version == scores[0].model_version && !alert.reason.is_empty());
         }
 
         // The windows: a reading is in 6 hopping windows of 60 s.
