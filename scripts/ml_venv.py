@@ -4,6 +4,9 @@ A virtualenv outside the repository, at ${STREAMS_ML_VENV:-$HOME/.cache/streams-
 the pinned versions below: the ones whose ONNX exports tract-onnx 0.23.9 was checked against
 (protobuf must stay below 7: with 7, skl2onnx's exports of some models fail). Standard library
 only: it runs before the venv exists.
+
+`ensure_venv` also takes other pins and another venv: bench_chart.py keeps its own small one
+(matplotlib only), so that the chart does not depend on the model pins nor they on it.
 """
 
 import os
@@ -24,18 +27,19 @@ PINNED = [
 STAMP = ".streams-ml-pins"
 
 
-def venv_dir() -> Path:
-    return Path(os.environ.get("STREAMS_ML_VENV") or Path.home() / ".cache" / "streams-ml-venv")
+def venv_dir(env_var: str = "STREAMS_ML_VENV", name: str = "streams-ml-venv") -> Path:
+    """$`env_var` if set, else ~/.cache/`name`."""
+    return Path(os.environ.get(env_var) or Path.home() / ".cache" / name)
 
 
 def _log(message: str) -> None:
     print(f"ml-venv: {message}", file=sys.stderr, flush=True)
 
 
-def ensure_venv(script: str) -> None:
-    """Makes sure the venv exists with the pinned packages, then re-runs `script` (with the same
-    arguments) under its Python unless this process already is that Python."""
-    venv = venv_dir()
+def ensure_venv(script: str, pins: "list[str]" = PINNED, venv: "Path | None" = None) -> None:
+    """Makes sure the venv (`venv_dir()` unless given) exists with `pins` installed, then re-runs
+    `script` (with the same arguments) under its Python unless this process already is that Python."""
+    venv = venv or venv_dir()
     python = venv / "bin" / "python"
     if not python.exists():
         if sys.version_info < (3, 11):
@@ -43,10 +47,10 @@ def ensure_venv(script: str) -> None:
         _log(f"creating {venv}")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     stamp = venv / STAMP
-    wanted = "\n".join(PINNED) + "\n"
+    wanted = "\n".join(pins) + "\n"
     if not stamp.exists() or stamp.read_text() != wanted:
-        _log(f"installing {' '.join(PINNED)}")
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PINNED], check=True)
+        _log(f"installing {' '.join(pins)}")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pins], check=True)
         stamp.write_text(wanted)
     if Path(sys.prefix).resolve() != venv.resolve():
         os.execv(str(python), [str(python), script, *sys.argv[1:]])

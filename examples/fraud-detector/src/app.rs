@@ -26,7 +26,7 @@ use crate::features::FEATURE_NAMES;
 use crate::server::{AppState, Live, now_ms, router};
 use crate::topology::{
     self, Alert, CORRELATION_ID_HEADER, DEAD_LETTER_TOPIC, FRAUD_ALERTS, INGESTED_AT_HEADER, ScoreEvent,
-    TRANSACTION_SCORES, TRANSACTIONS, TopologyConfig, TransactionFormat,
+    TRANSACTION_SCORES, TRANSACTIONS, TopicNames, TopologyConfig, TransactionFormat,
 };
 
 /// The application id (and prefix of the internal topics).
@@ -122,6 +122,7 @@ impl App {
         );
         let explainer = Arc::new(Explainer::from_generator(model.clone(), 20_000));
         let topology = topology::build(&TopologyConfig {
+            topics: TopicNames::default(),
             format: config.format.clone(),
             model,
             threshold: config.threshold,

@@ -25,6 +25,7 @@
 //!   [`crate::explain`]). Headers (the correlation id, the ingestion time) travel with the records.
 //! - Records that cannot be read (bad JSON, unknown Avro schema id) go to the dead-letter topic
 //!   `fraud-detector-dlq` with the reason in headers; a model failure dead-letters its batch.
+//! - The topic names above are the defaults; [`TopologyConfig::topics`] sets others.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -245,10 +246,36 @@ pub struct Alert {
 
 streams_core::json_serde!(Transaction, CardProfile, Activity, ScoreEvent, Alert);
 
+/// The topics the topology reads and writes (the dead-letter topic is the application's setting,
+/// [`StreamsConfig::with_dead_letter_topic`](streams_core::StreamsConfig::with_dead_letter_topic)).
+/// The default is the example's own: [`TRANSACTIONS`], [`TRANSACTION_SCORES`], [`FRAUD_ALERTS`];
+/// others let several runs share a broker (the side-by-side benchmark names its topics per run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicNames {
+    /// The input topic: card id → [`Transaction`].
+    pub transactions: String,
+    /// Every transaction's score: card id → [`ScoreEvent`].
+    pub scores: String,
+    /// Transactions scored at or above the threshold: card id → [`Alert`].
+    pub alerts: String,
+}
+
+impl Default for TopicNames {
+    fn default() -> Self {
+        Self {
+            transactions: TRANSACTIONS.to_string(),
+            scores: TRANSACTION_SCORES.to_string(),
+            alerts: FRAUD_ALERTS.to_string(),
+        }
+    }
+}
+
 /// What the topology is built from.
 #[derive(Clone)]
 pub struct TopologyConfig {
-    /// The format of the `transactions` topic.
+    /// The topics it reads and writes (default: the example's own, [`TopicNames::default`]).
+    pub topics: TopicNames,
+    /// The format of the transactions topic.
     pub format: TransactionFormat,
     /// The fraud model.
     pub model: ModelHandle,
@@ -266,7 +293,10 @@ pub fn build(config: &TopologyConfig) -> Result<Topology, Box<dyn std::error::Er
     let builder = StreamsBuilder::new();
     let keys: SharedSerde<String> = Arc::new(StringSerde);
     let transactions = builder
-        .stream_with(TRANSACTIONS, Consumed::with(keys.clone(), config.format.serde()?))
+        .stream_with(
+            &config.topics.transactions,
+            Consumed::with(keys.clone(), config.format.serde()?),
+        )
         .dedupe_by_with(
             |_card, txn: &Transaction| txn.txn_id as i64,
             DEDUPE_WINDOW,
@@ -321,7 +351,7 @@ pub fn build(config: &TopologyConfig) -> Result<Topology, Box<dyn std::error::Er
             event_time_ms: scored.value.txn.timestamp_ms,
         })
         .to_with(
-            TRANSACTION_SCORES,
+            &config.topics.scores,
             Produced::with(keys.clone(), ScoreEvent::default_serde()),
         );
     let threshold = config.threshold;
@@ -340,7 +370,7 @@ pub fn build(config: &TopologyConfig) -> Result<Topology, Box<dyn std::error::Er
                 model_version: scored.model_version.to_string(),
             }
         })
-        .to_with(FRAUD_ALERTS, Produced::with(keys, Alert::default_serde()));
+        .to_with(&config.topics.alerts, Produced::with(keys, Alert::default_serde()));
     let topology = builder.build()?;
     Ok(topology)
 }

@@ -9,7 +9,7 @@ use fraud_detector::app::DEFAULT_MODEL;
 use fraud_detector::explain::Explainer;
 use fraud_detector::topology::{
     self, ACTIVITY_24H_STORE, Activity, Alert, CardProfile, DEAD_LETTER_TOPIC, FRAUD_ALERTS, PROFILES_STORE,
-    ScoreEvent, TRANSACTION_SCORES, TRANSACTIONS, TopologyConfig, TransactionFormat,
+    ScoreEvent, TRANSACTION_SCORES, TRANSACTIONS, TopicNames, TopologyConfig, TransactionFormat,
 };
 use fraud_detector::{FEATURE_NAMES, FeatureExtractor, GeneratorConfig, Transaction, TransactionGenerator};
 use streams_core::runtime::RawRecord;
@@ -22,6 +22,7 @@ fn driver(threshold: f32) -> TopologyTestDriver {
         OnnxModel::from_file(DEFAULT_MODEL, &ModelSpec::new(Features::named(FEATURE_NAMES))).expect("the model loads"),
     );
     let topology = topology::build(&TopologyConfig {
+        topics: TopicNames::default(),
         format: TransactionFormat::Json,
         explainer: Arc::new(Explainer::from_generator(model.clone(), 5_000)),
         model,

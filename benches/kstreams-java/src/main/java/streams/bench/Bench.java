@@ -17,6 +17,7 @@ import java.util.Set;
  *   produce --bootstrap HOST:PORT --topic TOPIC --records N [--keys 10000] [--value-bytes 100]
  *       [--partitions 4] [--timestamp-start 1700000000000] [--key-digits 5] [--compact]
  *       [--retention-ms -1]
+ *   digest-check      (Digest.java against the value pinned in benches/src/digest.rs)
  * </pre>
  * Prints one JSON line on stdout; Kafka's own logging (WARN and above) goes to stderr.
  */
@@ -43,6 +44,7 @@ public final class Bench {
               produce --bootstrap HOST:PORT --topic TOPIC --records N [--keys 10000] [--value-bytes 100]
                   [--partitions 4] [--timestamp-start 1700000000000] [--key-digits 5] [--compact]
                   [--retention-ms -1]   (--records 0 only creates the topic)
+              digest-check   (the output digest against benches/src/digest.rs's pinned value)
             """;
 
     public static void main(String[] args) throws Exception {
@@ -59,6 +61,10 @@ public final class Bench {
                         StreamsRun.run(caseName, new Options(args, 1, STREAMS_OPTIONS, Set.of("describe")), jvmStart);
                 case "test-driver" -> TestDriverRun.run(new Options(args, 1, DRIVER_OPTIONS, Set.of()));
                 case "produce" -> Produce.run(new Options(args, 1, PRODUCE_OPTIONS, Set.of("compact")));
+                case "digest-check" -> {
+                    new Options(args, 1, Set.of(), Set.of());
+                    yield Digest.check();
+                }
                 default -> throw new Options.UsageException("unknown case: " + caseName);
             };
         } catch (Options.UsageException e) {

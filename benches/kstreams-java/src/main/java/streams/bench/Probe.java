@@ -96,6 +96,11 @@ final class Probe {
         return firstInputMillis == 0 ? null : firstInputMillis - jvmStartMillis;
     }
 
+    /** Wall-clock time (ms since the Unix epoch) of the first input record, or null. */
+    Long firstInputEpochMs() {
+        return firstInputMillis == 0 ? null : firstInputMillis;
+    }
+
     /** Milliseconds from JVM start to the first record handed to the sink, or null. */
     Long firstOutputMs(long jvmStartMillis) {
         return firstOutputMillis == 0 ? null : firstOutputMillis - jvmStartMillis;

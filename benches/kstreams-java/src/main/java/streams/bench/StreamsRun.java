@@ -131,6 +131,7 @@ final class StreamsRun {
 
         Json json = new Json()
                 .put("case", caseName)
+                .put("system", "kafka-streams")
                 .put("kafka_streams", AppInfoParser.getVersion())
                 .put("guarantee", guarantee)
                 .put("threads", Integer.parseInt(props.get(StreamsConfig.NUM_STREAM_THREADS_CONFIG).toString()))
@@ -153,6 +154,7 @@ final class StreamsRun {
                     .put("records_per_s", probe.recordsPerSecond())
                     .put("outputs", output == null ? null : probe.outputs())
                     .put("first_record_ms", probe.firstInputMs(jvmStartMillis))
+                    .put("first_record_epoch_ms", probe.firstInputEpochMs())
                     .put("first_output_ms", probe.firstOutputMs(jvmStartMillis))
                     .put("running_ms", runningMillis.get() == 0 ? null : runningMillis.get() - jvmStartMillis);
         }

@@ -7,12 +7,14 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
 
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.LongDeserializer;
 import org.apache.kafka.common.serialization.LongSerializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.AppInfoParser;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
@@ -25,7 +27,9 @@ import org.apache.kafka.streams.test.TestRecord;
  * {@code i} as a long, timestamp {@code i * 10} ms) piped one by one into a fresh driver, then the
  * output queue's size read. As criterion does in the Rust bench, only the piping and the read are
  * timed; building the driver and the records is not. Warm-up iterations first (the JIT), then the
- * measured ones; prints the median, the best and the very first (cold) rate.
+ * measured ones; prints the median, the best and the very first (cold) rate. After the last
+ * iteration (not timed) its output records are read as bytes into a {@link Digest}, the one the
+ * Rust side computes, so the two outputs can be compared ({@code output_digest}).
  */
 final class TestDriverRun {
     private TestDriverRun() {}
@@ -50,6 +54,7 @@ final class TestDriverRun {
 
         double first = 0;
         long outputs = 0;
+        String digest = null;
         double[] rates = new double[iterations];
         try {
             for (int i = 0; i < warmup + iterations; i++) {
@@ -77,6 +82,15 @@ final class TestDriverRun {
                         rates[i - warmup] = rate;
                     }
                     outputs = queued;
+                    if (i == warmup + iterations - 1) {
+                        // Not timed: every output record of the last iteration, as bytes.
+                        Digest all = new Digest();
+                        for (KeyValue<byte[], byte[]> record : driver.createOutputTopic("out",
+                                new ByteArrayDeserializer(), new ByteArrayDeserializer()).readKeyValuesToList()) {
+                            all.add(record.key, record.value);
+                        }
+                        digest = all.toString();
+                    }
                 }
             }
         } finally {
@@ -88,12 +102,14 @@ final class TestDriverRun {
         Arrays.sort(sorted);
         System.out.println(new Json()
                 .put("case", "test-driver")
+                .put("system", "kafka-streams")
                 .put("kafka_streams", AppInfoParser.getVersion())
                 .put("topology", topology)
                 .put("store", options.get("store", "rocksdb"))
                 .put("records", records)
                 .put("keys", keys)
                 .put("outputs", outputs)
+                .put("output_digest", digest)
                 .put("warmup", warmup)
                 .put("iterations", iterations)
                 .put("records_per_s", iterations == 0 ? null : sorted[iterations / 2])
