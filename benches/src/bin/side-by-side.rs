@@ -49,7 +49,7 @@ const USAGE: &str = "\
 usage: side-by-side [options]
   --bootstrap HOST:PORT     the broker (default 127.0.0.1:9092)
   --quick                   a smaller run (under 10 minutes): 300,000 records, 200,000 to restore,
-                            5 s latency runs, fewer test-driver iterations
+                            30,000 transactions, 2 + 4 s latency runs, fewer test-driver iterations
   --cases a,b,...           which cases (default all): passthrough-ceiling, stateless,
                             windowed-count, stream-table-join, windowed-count-eos, restore,
                             fraud-score, test-driver
@@ -150,10 +150,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         o.quick = true;
         o.workload.records = 300_000;
         o.restore_records = 200_000;
-        o.fraud_records = 50_000;
+        o.fraud_records = 30_000;
         o.driver_iterations = (2, 5);
-        o.latency_seconds = 5;
-        o.latency_warmup_seconds = 3;
+        o.latency_seconds = 4;
+        o.latency_warmup_seconds = 2;
     }
     let mut i = 0;
     while i < args.len() {
@@ -994,6 +994,9 @@ fn run(options: Options) -> Result<(), String> {
         harness.kafka.delete_topics(&scratch);
         let internal = harness.kafka.topics_with_prefix(&format!("bench-{case}-"));
         harness.kafka.delete_topics(&internal);
+        // The broker removes the deleted logs from disk in the background: let that pass before
+        // the next case's runs.
+        std::thread::sleep(Duration::from_secs(3));
         match result {
             Ok(result) => cases.push(result),
             Err(message) => {
@@ -1057,7 +1060,7 @@ mod tests {
         assert_eq!(o.workload.records, 1000);
         assert_eq!(o.restore_records, 200_000);
         assert_eq!(o.cases, ["stateless", "restore"]);
-        assert_eq!(o.latency_seconds, 5);
+        assert_eq!(o.latency_seconds, 4);
     }
 
     #[test]

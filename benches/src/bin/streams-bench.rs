@@ -117,6 +117,12 @@ fn main() {
         return;
     }
     signals::install();
+    // The runtime's own logs, on stderr (the harness keeps them in the run's log file): RUST_LOG,
+    // warnings and errors by default.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
     let options = &args[1..];
     let result = match case.as_str() {
         "passthrough-ceiling" => passthrough::run(options, &clock),

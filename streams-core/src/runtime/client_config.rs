@@ -14,7 +14,7 @@ use crate::config::StreamsConfig;
 /// - A new group starts from the earliest offset, as Kafka Streams does.
 /// - `fetch.queue.backoff.ms=10`: librdkafka's default (1000 ms) pauses fetching for a second
 ///   each time the prefetch queue fills, capping throughput at a quarter of what the broker gives.
-const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.auto.commit", "false"),
     ("enable.auto.offset.store", "false"),
     ("auto.offset.reset", "earliest"),
@@ -29,12 +29,14 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
 /// - Idempotent with `acks=all`: retries never reorder or duplicate records within a partition.
 /// - Java's key partitioner (`murmur2_random`), so keys land where a Java producer puts them and
 ///   topics stay co-partitioned with those written by Kafka Streams apps.
-/// - Large batches with a short linger: throughput without a latency cost worth measuring.
-const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+/// - Large batches with a short linger (5 ms, Kafka's own default since 4.0): under load batches
+///   fill before the linger ends, so 5 and 20 ms give the same throughput here, and at a moderate
+///   load 5 ms halved the median end-to-end latency of a stateless topology (`scripts/bench`).
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.idempotence", "true"),
     ("acks", "all"),
     ("partitioner", "murmur2_random"),
-    ("linger.ms", "20"),
+    ("linger.ms", "5"),
     ("batch.size", "1000000"),
     ("batch.num.messages", "10000"),
     ("queue.buffering.max.messages", "1000000"),
@@ -102,10 +104,10 @@ mod tests {
     fn user_settings_override_ours() {
         let config = StreamsConfig::new("app", "127.0.0.1:9092")
             .with_consumer_config("auto.offset.reset", "latest")
-            .with_producer_config("linger.ms", "5");
+            .with_producer_config("linger.ms", "50");
         assert_eq!(consumer_config(&config).get("auto.offset.reset"), Some("latest"));
         assert_eq!(consumer_config(&config).get("group.id"), Some("app"));
-        assert_eq!(producer_config(&config).get("linger.ms"), Some("5"));
+        assert_eq!(producer_config(&config).get("linger.ms"), Some("50"));
         assert_eq!(producer_config(&config).get("enable.idempotence"), Some("true"));
     }
 

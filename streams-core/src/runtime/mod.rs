@@ -22,6 +22,7 @@ mod stream_thread;
 mod task_manager;
 mod timestamps;
 
+pub use client_config::{CONSUMER_DEFAULTS, PRODUCER_DEFAULTS};
 pub use error_handling::{ErrorKind, ProductionErrorHandler, RecordErrorHandler};
 pub use kafka_streams::{KafkaStreams, StreamThreadExceptionResponse, StreamsState, StreamsStats};
 // Used by the test support (`testing::kafka`) only.

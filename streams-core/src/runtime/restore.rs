@@ -120,7 +120,12 @@ impl Restorer {
             .set("isolation.level", "read_committed")
             .set("fetch.max.bytes", "52428800")
             .set("max.partition.fetch.bytes", "10485760")
-            .set("fetch.queue.backoff.ms", "10");
+            .set("fetch.queue.backoff.ms", "10")
+            // A fetch with nothing new to return waits on the broker for at most this long, and
+            // the broker answers one connection's requests in order: with librdkafka's default
+            // (500 ms), reading the end offsets of the next task's changelog waited behind such a
+            // fetch, so a thread's tasks began restoring half a second apart each.
+            .set("fetch.wait.max.ms", "10");
         for (key, value) in config.admin_overrides() {
             client.set(key, value);
         }

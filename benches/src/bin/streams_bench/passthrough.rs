@@ -24,6 +24,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use serde_json::Value;
+use streams_core::runtime::{CONSUMER_DEFAULTS, PRODUCER_DEFAULTS};
 
 use super::clock::{Clock, Progress, Stop, millis};
 use super::json::JsonLine;
@@ -41,29 +42,6 @@ const OPTIONS: &[&str] = &[
     "threads",
     "expected",
     "timeout-s",
-];
-
-/// The settings of streams-core's consumer (`runtime/client_config.rs`, `CONSUMER_DEFAULTS`,
-/// which is private: keep the two the same).
-const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
-    ("enable.auto.commit", "false"),
-    ("enable.auto.offset.store", "false"),
-    ("auto.offset.reset", "earliest"),
-    ("partition.assignment.strategy", "cooperative-sticky"),
-    ("fetch.queue.backoff.ms", "10"),
-    ("max.partition.fetch.bytes", "4194304"),
-];
-
-/// The settings of streams-core's producer (`runtime/client_config.rs`, `PRODUCER_DEFAULTS`).
-const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
-    ("enable.idempotence", "true"),
-    ("acks", "all"),
-    ("partitioner", "murmur2_random"),
-    ("linger.ms", "20"),
-    ("batch.size", "1000000"),
-    ("batch.num.messages", "10000"),
-    ("queue.buffering.max.messages", "1000000"),
-    ("compression.type", "none"),
 ];
 
 /// The commit interval without `--commit-interval-ms`.
