@@ -48,6 +48,8 @@ use streams_benches::workload::{self, TABLE_TIMESTAMP, WindowCountCheck, Workloa
 const USAGE: &str = "\
 usage: side-by-side [options]
   --bootstrap HOST:PORT     the broker (default 127.0.0.1:9092)
+  --smoke                   a check that every case runs and both systems' outputs are right, on a
+                            tiny input, one pair (CI runs it; its figures mean nothing)
   --quick                   a smaller run (under 10 minutes): 300,000 records, 200,000 to restore,
                             30,000 transactions, 2 + 4 s latency runs, fewer test-driver iterations
   --cases a,b,...           which cases (default all): passthrough-ceiling, stateless,
@@ -95,6 +97,7 @@ const GENERATOR_VERSION: u32 = 1;
 struct Options {
     bootstrap: String,
     quick: bool,
+    smoke: bool,
     cases: Vec<String>,
     pairs: usize,
     workload: Workload,
@@ -120,6 +123,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         bootstrap: "127.0.0.1:9092".to_string(),
         quick: false,
+        smoke: false,
         cases: ALL_CASES.iter().map(|c| (*c).to_string()).collect(),
         pairs: 3,
         workload: Workload {
@@ -148,7 +152,20 @@ fn parse(args: &[String]) -> Result<Options, String> {
             .collect::<Vec<_>>()
             .join(" "),
     };
-    // --quick first, so explicit sizes given with it win.
+    // --quick and --smoke first, so explicit sizes given with them win.
+    if args.iter().any(|a| a == "--smoke") {
+        o.smoke = true;
+        o.pairs = 1;
+        o.workload.records = 20_000;
+        o.workload.keys = 1_000;
+        o.workload.table_keys = 2_000;
+        o.restore_records = 20_000;
+        o.fraud_records = 2_000;
+        o.driver_records = 5_000;
+        o.driver_iterations = (1, 1);
+        o.latency_seconds = 1;
+        o.latency_warmup_seconds = 1;
+    }
     if args.iter().any(|a| a == "--quick") {
         o.quick = true;
         o.workload.records = 300_000;
@@ -161,7 +178,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
-        if flag == "--quick" {
+        if flag == "--quick" || flag == "--smoke" {
             i += 1;
             continue;
         }
@@ -212,6 +229,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             _ => return Err(format!("unknown option {flag}")),
         }
         i += 2;
+    }
+    if o.smoke && o.docs.is_some() {
+        return Err("--smoke figures are not benchmarks: they cannot go into the docs".to_string());
     }
     if o.workload.table_keys < o.workload.keys {
         return Err("--table-keys must be at least --keys (every stream key is in the table)".to_string());
@@ -646,10 +666,23 @@ impl Harness {
         let length = warmup + Duration::from_secs(self.options.latency_seconds);
         let mut sent = 0u64;
         let mut measuring = false;
+        // Every 100 ms: records sent, not yet acknowledged by the broker, and outputs seen, to
+        // tell a stalled broker from a stalled system (<app>-progress.csv beside the run's log).
+        let mut progress = String::from("ms_since_load_start,sent,in_flight,outputs\n");
+        let mut next_progress = Duration::ZERO;
         while began.elapsed() < length {
             if !measuring && began.elapsed() >= warmup {
                 measuring = true;
                 load_start.store(now_ms(), Ordering::Relaxed);
+            }
+            if began.elapsed() >= next_progress {
+                next_progress += Duration::from_millis(100);
+                progress.push_str(&format!(
+                    "{},{sent},{},{}\n",
+                    began.elapsed().as_millis(),
+                    producer.in_flight_count(),
+                    outputs.load(Ordering::Relaxed)
+                ));
             }
             let due = (began.elapsed().as_secs_f64() * rate) as u64;
             while sent < due {
@@ -663,6 +696,7 @@ impl Harness {
         }
         let _ = producer.flush(Duration::from_secs(30));
         let offered = sent as f64 / began.elapsed().as_secs_f64();
+        let _ = std::fs::write(self.log_dir.join(format!("{app}-progress.csv")), progress);
         // The last outputs: a few commit intervals, then a second more.
         std::thread::sleep(Duration::from_millis(1_000 + 3 * self.options.commit_interval_ms));
         process.terminate();
@@ -1077,6 +1111,13 @@ mod tests {
         assert_eq!(o.restore_records, 200_000);
         assert_eq!(o.cases, ["stateless", "restore"]);
         assert_eq!(o.latency_seconds, 4);
+    }
+
+    #[test]
+    fn smoke_is_tiny_and_never_written_into_the_docs() {
+        let o = parse(&args("--smoke")).unwrap();
+        assert_eq!((o.pairs, o.workload.records, o.restore_records), (1, 20_000, 20_000));
+        assert!(parse(&args("--smoke --docs docs/benchmarks.md")).is_err());
     }
 
     #[test]

@@ -275,17 +275,33 @@ impl Task {
     }
 
     /// Flushes every store's write cache, forwarding the latest change of each key it held, then
-    /// every store's storage (RocksDB memtables to disk). Called before the task's offsets are
-    /// committed, so what the commit covers has been forwarded and made durable.
+    /// every store's storage (RocksDB memtables to disk): before a checkpoint is written, so the
+    /// checkpoint never claims more than the local state holds.
     ///
     /// Asynchronous nodes are drained first (this blocks until their work in flight is done), so
     /// that every record processed so far has had all its effects.
     pub(crate) fn flush(&mut self) -> Result<()> {
+        self.flush_stores(true)
+    }
+
+    /// Flushes every store's write cache, forwarding the latest change of each key it held, but
+    /// not storage: what every commit does before the task's offsets are committed, so what the
+    /// commit covers has been forwarded and logged to the changelogs (asynchronous nodes drained
+    /// first, as in [`flush`](Self::flush)).
+    pub(crate) fn flush_caches(&mut self) -> Result<()> {
+        self.flush_stores(false)
+    }
+
+    fn flush_stores(&mut self, storage: bool) -> Result<()> {
         self.poll_async(AsyncPoll::Drain)?;
         loop {
             let before: usize = self.pending.iter().map(HashMap::len).sum();
             for index in 0..self.stores.len() {
-                self.stores[index].flush()?;
+                if storage {
+                    self.stores[index].flush()?;
+                } else {
+                    self.stores[index].flush_cache()?;
+                }
                 self.forward_flushed(index)?;
             }
             // Forwarding may have filled caches of earlier stores again: another pass, while it helps.

@@ -91,6 +91,15 @@ impl StoreInstance {
         }
     }
 
+    /// See [`StateStore::flush_cache`](crate::state::StateStore::flush_cache).
+    pub(crate) fn flush_cache(&mut self) -> StoreResult<()> {
+        match self {
+            StoreInstance::KeyValue(s) => s.flush_cache(),
+            StoreInstance::Window(s) => s.flush_cache(),
+            StoreInstance::Session(s) => s.flush_cache(),
+        }
+    }
+
     /// Applies changelog records (keys in the changelog layout) straight to the store.
     pub(crate) fn restore_batch(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> StoreResult<()> {
         match self {

@@ -112,6 +112,10 @@ macro_rules! state_store {
                 self.inner.flush()
             }
 
+            fn flush_cache(&mut self) -> StoreResult<()> {
+                self.inner.flush_cache()
+            }
+
             fn close(&mut self) -> StoreResult<()> {
                 self.inner.close()
             }

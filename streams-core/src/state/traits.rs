@@ -35,9 +35,18 @@ pub trait StateStore: Send {
     /// The store's name, unique within a topology; its changelog topic is named after it.
     fn name(&self) -> &str;
 
-    /// Makes every write so far durable in the store's own storage (a no-op in memory). Called
-    /// before offsets are committed.
+    /// Writes down what a write cache holds (so it reaches the changelog and is forwarded),
+    /// then makes every write so far durable in the store's own storage (a no-op in memory).
+    /// Called before a checkpoint is written: on a clean close, and at a commit once the
+    /// changelog has moved on by 10,000 records since the last checkpoint.
     fn flush(&mut self) -> StoreResult<()>;
+
+    /// Writes down what a write cache holds, without making storage durable: what every commit
+    /// does (as Kafka Streams' commit flushes caches, not RocksDB). A no-op for a store without a
+    /// cache; a wrapper passes it on to the store it wraps.
+    fn flush_cache(&mut self) -> StoreResult<()> {
+        Ok(())
+    }
 
     /// Releases the store's resources; in-memory stores drop their data. Closing twice is not an
     /// error; any other call after closing fails with `StoreError::Closed`.

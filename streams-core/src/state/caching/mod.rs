@@ -276,10 +276,17 @@ impl<I: ?Sized + StateStore, V: CachedEntry> CacheCore<I, V> {
     /// Writes every dirty entry down, least recently written first (listing each for
     /// `take_flushed`), then flushes the inner store.
     fn flush(&mut self) -> StoreResult<()> {
+        self.flush_cache()?;
+        self.inner.flush()
+    }
+
+    /// Writes every dirty entry down, least recently written first (listing each for
+    /// `take_flushed`); the inner store is not flushed.
+    fn flush_cache(&mut self) -> StoreResult<()> {
         self.check_open()?;
         let (inner, write_down) = (&mut self.inner, self.write_down);
         self.cache.flush(|key, entry| write_down(inner, key, entry))?;
-        self.inner.flush()
+        self.inner.flush_cache()
     }
 
     /// Flushes, then closes the inner store (even when the flush failed) and drops what is left
@@ -377,6 +384,13 @@ macro_rules! caching_decorator {
             #[doc = "flushes the inner store."]
             fn flush(&mut self) -> StoreResult<()> {
                 self.core.flush()
+            }
+
+            #[doc = concat!("Writes every dirty ", $entry, " to the inner store, least recently written first")]
+            #[doc = concat!("(listing each for [`take_flushed`](", stringify!($store), "::take_flushed)), without")]
+            #[doc = "flushing the inner store."]
+            fn flush_cache(&mut self) -> StoreResult<()> {
+                self.core.flush_cache()
             }
 
             /// Flushes, then closes the inner store; closing twice is not an error.
