@@ -165,6 +165,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         o.driver_iterations = (1, 1);
         o.latency_seconds = 1;
         o.latency_warmup_seconds = 1;
+        // A light load: the smoke run checks that latency runs work, not what they measure.
+        o.rate = Some(2_000.0);
     }
     if args.iter().any(|a| a == "--quick") {
         o.quick = true;
@@ -255,6 +257,8 @@ struct Harness {
     log_dir: PathBuf,
     /// Topics made for single runs, deleted at the end.
     scratch: Mutex<Vec<String>>,
+    /// The failures of runs that were run again, in the current case.
+    retries: Mutex<Vec<String>>,
 }
 
 fn log(message: impl AsRef<str>) {
@@ -825,6 +829,20 @@ impl Harness {
         }
     }
 
+    /// `run`, and once more if it fails: a run can fail for the machine's sake (the broker once
+    /// froze for 15 s in a GC pause and fenced itself, leaving no output at all); a second
+    /// failure stops the harness. Retries are counted in the case's check line.
+    fn retried<T>(&self, what: &str, run: impl Fn() -> Result<T, String>) -> Result<T, String> {
+        match run() {
+            Ok(value) => Ok(value),
+            Err(first) => {
+                log(format!("{what} failed, running it again once: {first}"));
+                self.retries.lock().unwrap().push(format!("{what}: {first}"));
+                run()
+            }
+        }
+    }
+
     /// Every run of one case, and their medians.
     fn run_case(&self, case: &str) -> Result<CaseResult, String> {
         let systems = Self::systems(case);
@@ -836,7 +854,8 @@ impl Harness {
             "restore" => {
                 for run in 1..=pairs {
                     for &system in systems {
-                        runs.push((system, self.restore(system, run)?));
+                        let what = format!("restore {} run {run}", system.label());
+                        runs.push((system, self.retried(&what, || self.restore(system, run))?));
                     }
                 }
                 check = format!(
@@ -865,7 +884,8 @@ impl Harness {
             _ => {
                 for run in 1..=pairs {
                     for &system in systems {
-                        runs.push((system, self.drain(case, system, run)?));
+                        let what = format!("{case} {} drain {run}", system.label());
+                        runs.push((system, self.retried(&what, || self.drain(case, system, run))?));
                     }
                 }
                 // A fraction of the slower system's median throughput: a quarter by default. The
@@ -886,7 +906,8 @@ impl Harness {
                 offered_rate = Some(rate);
                 for run in 1..=pairs {
                     for &system in systems {
-                        runs.push((system, self.latency(case, system, run, rate)?));
+                        let what = format!("{case} {} latency run {run}", system.label());
+                        runs.push((system, self.retried(&what, || self.latency(case, system, run, rate))?));
                     }
                 }
                 check = match case {
@@ -900,6 +921,16 @@ impl Harness {
                 };
             }
         }
+        let retried = std::mem::take(&mut *self.retries.lock().unwrap());
+        let check = if retried.is_empty() {
+            check
+        } else {
+            format!(
+                "{check}; {} run(s) failed once and were run again: {}",
+                retried.len(),
+                retried.join("; ")
+            )
+        };
         let medians = |system: System| {
             let own: Vec<Figures> = runs
                 .iter()
@@ -1027,6 +1058,7 @@ fn run(options: Options) -> Result<(), String> {
         stamp,
         log_dir,
         scratch: Mutex::new(Vec::new()),
+        retries: Mutex::new(Vec::new()),
     };
     log(format!("logs in {}", harness.log_dir.display()));
     harness.preload_all()?;
