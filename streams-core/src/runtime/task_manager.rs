@@ -984,8 +984,6 @@ fn retry_transactional(
     }
 }
 
-/// Writes the task's checkpoint: for each persistent logged store, the changelog offset after the
-/// last acknowledged write (or, with no write since it was restored, where restoration ended).
 /// How far a task's changelogs must have moved on since its last checkpoint for a commit to flush
 /// its storage and write a new one (Kafka Streams' `OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT`). After
 /// a crash, at most about this many records per store are restored again.
@@ -1018,6 +1016,8 @@ fn checkpoint_due(active: &ActiveTask, producer: &SharedProducer) -> bool {
     delta >= CHECKPOINT_DELTA
 }
 
+/// Writes the task's checkpoint: for each persistent logged store, the changelog offset after the
+/// last acknowledged write (or, with no write since it was restored, where restoration ended).
 fn write_checkpoint(active: &mut ActiveTask, producer: &SharedProducer) -> Result<()> {
     let Some(dir) = &active.dir else { return Ok(()) };
     let partition = active.task.id.partition;
